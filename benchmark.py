@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Benchmark HBF: build, start servers, measure a suite with ab, store, compare.
+
+    python3 benchmark.py --demo --requests 300       # the built-in stand-in
+    python3 benchmark.py --notes "after the cache"   # build and measure HBF
+
+Everything below is wiring: flags in lib/options.py, the run in
+lib/runner.py, storage in lib/db.py, the report in lib/report.py.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
+
+from lib import engines, options, report, runner  # noqa: E402
+from lib.db import DbError, open_db  # noqa: E402
+from lib.environment import describe  # noqa: E402
+from lib.suite import SuiteError, find_suite, load_suite  # noqa: E402
+from lib.workspace import (WorkspaceError, bazel_build, check_binary, find_workspace,  # noqa: E402
+                           git_info, is_hbf_checkout, pod_binary)
+
+STANDIN = HERE / "lib" / "standin.py"
+REFUSALS = (options.UsageError, SuiteError, WorkspaceError, engines.EngineError, DbError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = options.build_parser().parse_args(argv)
+    try:
+        options.validate(args)
+        if args.install_skill:
+            from lib.install import install_skill
+            print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
+            return 0
+        workspace = locate_workspace(args)
+        suite = load_suite(find_suite(args.suite, args.pod, workspace)).select(args.only)
+        if args.list_endpoints:
+            print(list_endpoints(suite, args.json))
+            return 0
+        engine = engines.resolve(args.engine)
+        server_command, build, target = choose_target(args, workspace)
+        db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
+        db = open_db(db_path)
+        baseline_id = None
+        if args.baseline:
+            baseline_id = db.resolve_run(args.baseline)
+            if baseline_id is None:
+                raise options.UsageError(f"--baseline {args.baseline!r} matches no run in {db_path}; "
+                                         "use a run id from show_results.py, latest, previous or ~N")
+    except REFUSALS as exc:
+        print(f"benchmark.py: error: {exc}", file=sys.stderr)
+        return options.EXIT_USAGE
+
+    engine_version = engines.version(engine)
+    commit, branch = git_info(workspace)
+    pod = "demo" if args.demo else "url" if args.url else args.pod
+    plan = runner.RunPlan(
+        suite=suite, requests=args.requests, concurrency_levels=args.concurrency,
+        repeat=args.repeat, warmup=args.warmup, request_timeout=args.request_timeout,
+        keepalive=args.keepalive, engine=engine, engine_version=engine_version, rate=args.rate,
+        server_command=server_command, build=build,
+        urls={"normal": loopback(args.url), "dev": loopback(args.dev_url)} if args.url else None,
+        ports={"normal": args.port, "dev": args.dev_port}, server_args=args.server_arg,
+        startup_timeout=args.startup_timeout, backtrace=args.backtrace,
+        log_dir=db_path.parent / "logs",
+        run_row={
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"), "git_commit": commit,
+            "git_branch": branch, "build_mode": args.build_mode, "notes": args.notes, "pod": pod,
+            "suite": suite.name, "requests": args.requests,
+            "concurrency": ",".join(map(str, args.concurrency)), "repeat": args.repeat,
+            "warmup": args.warmup, "engine": engine, "engine_version": engine_version,
+            "target": target, "environment": json.dumps(describe(engine, engine_version)),
+        })
+    outcome = runner.execute(plan, db)
+    if outcome.error and outcome.exit_code == 2:
+        print(f"benchmark.py: error: {outcome.error}", file=sys.stderr)
+    try:
+        gathered = report.collect(db, outcome.run_id, baseline_id=baseline_id,
+                                  threshold_pct=args.threshold, allow_engine_mix=args.force)
+    except DbError as exc:
+        print(f"benchmark.py: error: cannot read the run back for its report: {exc}", file=sys.stderr)
+        return outcome.exit_code or 2
+    if args.json:
+        print(json.dumps(report.to_json(gathered), indent=2, ensure_ascii=False))
+    else:
+        print(report.render_markdown(gathered))
+    if outcome.crash is not None:
+        raise outcome.crash
+    return exit_code(outcome, gathered, args)
+
+
+def locate_workspace(args) -> Path | None:
+    """--workspace must be an HBF checkout; otherwise walk up from here and
+    from this script. Only a build needs one."""
+    if args.workspace:
+        workspace = Path(args.workspace).resolve()
+        if not is_hbf_checkout(workspace):
+            raise options.UsageError(f"--workspace {args.workspace}: no MODULE.bazel declaring "
+                                     "module(name = \"hbf\") there; pass the HBF checkout's root")
+        return workspace
+    return find_workspace(Path.cwd(), HERE)
+
+
+def choose_target(args, workspace: Path | None):
+    """(server command, build step, label) for --demo, --binary, --url or a build."""
+    if args.demo:
+        return [sys.executable, str(STANDIN)], None, "stand-in: lib/standin.py"
+    if args.url:
+        return None, None, " ".join(filter(None, [args.url, args.dev_url]))
+    if args.binary:
+        binary = Path(args.binary).resolve()
+        return [str(binary)], None, str(binary)
+    if workspace is None:
+        raise WorkspaceError("no HBF checkout found here or above: run from inside one, pass "
+                             "--workspace DIR, --binary PATH, --url URL, or try --demo")
+    if args.no_build:
+        binary = check_binary(pod_binary(workspace, args.pod))
+        return [str(binary)], None, str(binary)
+    import shutil
+    if not (shutil.which("bazel") or shutil.which("bazelisk")):
+        raise WorkspaceError("bazel is not installed (or not on PATH): install bazel or bazelisk, "
+                             "or pass --binary PATH / --no-build to use an existing binary")
+    return None, lambda: [str(bazel_build(workspace, args.pod, args.build_mode))], \
+        str(pod_binary(workspace, args.pod))
+
+
+def loopback(url: str | None) -> str | None:
+    """Point 'localhost' at 127.0.0.1: ab may resolve it to ::1, where HBF may not listen."""
+    if url is None:
+        return None
+    return url.rstrip("/").replace("://localhost", "://127.0.0.1")
+
+
+def list_endpoints(suite, as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"suite": suite.name, "file": str(suite.path), "endpoints": [
+            {"name": e.name, "category": e.category, "method": e.method, "path": e.path,
+             "server": e.server, "variable_length": e.variable_length, "requests": e.requests,
+             "concurrency": e.concurrency} for e in suite.endpoints]}, indent=2)
+    lines = [f"Suite {suite.name} ({suite.path})", "", "| Category | Endpoint | Method | Path | Server |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {e.category} | {e.name} | {e.method} | {e.path} | {e.server} |" for e in suite.endpoints]
+    return "\n".join(lines)
+
+
+def exit_code(outcome, gathered: dict, args) -> int:
+    if outcome.exit_code:
+        return outcome.exit_code
+    if args.fail_on_regression is not None and gathered["comparison"]:
+        limit = args.threshold if args.fail_on_regression < 0 else args.fail_on_regression
+        worst = [c for c in gathered["comparison"].values()
+                 if c["verdict"] == "regressed" and abs(c["change_pct"] or 0) > limit]
+        if worst:
+            print("benchmark.py: regression beyond " f"{limit:g}%: "
+                  + ", ".join(f"{c['endpoint']} {c['change_pct']:+.1f}%" for c in worst), file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before or after the run itself: nothing running yet
+        print("benchmark.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,104 @@
+"""Compare two runs endpoint by endpoint: pure functions over result rows.
+
+Rows are benchmark_results rows (dicts) with their `samples`. With several
+samples on both sides the verdict comes from a rank test plus a minimum
+effect; with one sample it is judged against the noise of the endpoint's
+recent history (lib/stats.py has the rules and the wording).
+"""
+from __future__ import annotations
+
+from lib import stats
+
+
+def result_key(row: dict, several_levels: bool) -> str:
+    """An endpoint's name, plus its concurrency when a run swept several levels."""
+    return f"{row['endpoint']} @c={row['concurrency']}" if several_levels else row["endpoint"]
+
+
+def sweeps(rows: list[dict]) -> bool:
+    return len({row["concurrency"] for row in rows}) > 1
+
+
+def keyed(rows: list[dict]) -> dict[str, dict]:
+    several = sweeps(rows)
+    return {result_key(row, several): row for row in rows}
+
+
+def _values(row: dict, field: str) -> list[float]:
+    samples = [s[field] for s in row.get("samples") or [] if s.get(field) is not None]
+    if samples:
+        return samples
+    return [row[field]] if row.get(field) is not None else []
+
+
+def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
+                 history: list[float] | None = None) -> dict:
+    """One endpoint's comparison: previous/current req/s, change_pct, verdict, and why."""
+    entry = {
+        "endpoint": current["endpoint"], "category": current["category"],
+        "concurrency": current["concurrency"],
+        "previous": baseline.get("requests_per_sec"), "current": current.get("requests_per_sec"),
+        "change_pct": None, "verdict": stats.INSUFFICIENT, "method": stats.METHOD_NONE,
+        "p_value": None, "z": None, "explanation": "",
+        "previous_p50_ms": baseline.get("p50_ms"), "current_p50_ms": current.get("p50_ms"),
+        "previous_p99_ms": baseline.get("p99_ms"), "current_p99_ms": current.get("p99_ms"),
+        "previous_cpu_us_per_req": baseline.get("server_cpu_us_per_req"),
+        "current_cpu_us_per_req": current.get("server_cpu_us_per_req"),
+        "p99_change_pct": _pct(baseline.get("p99_ms"), current.get("p99_ms")),
+        "cpu_change_pct": _pct(baseline.get("server_cpu_us_per_req"), current.get("server_cpu_us_per_req")),
+        "cpu_verdict": None,
+    }
+    problems = [f"{side} {row['status']}" for side, row in (("baseline", baseline), ("current", current))
+                if (row.get("status") or "ok") != "ok"]
+    if baseline.get("caveat"):
+        problems.append("baseline not trusted: " + baseline["caveat"])
+    if problems:
+        entry["change_pct"] = _pct(entry["previous"], entry["current"])
+        entry["explanation"] = "not compared: " + "; ".join(problems)
+        return entry
+    verdict = stats.compare(_values(baseline, "requests_per_sec"), _values(current, "requests_per_sec"),
+                            threshold_pct=threshold_pct, history=history, metric="req/s")
+    entry.update(change_pct=_round(verdict.change_pct), verdict=verdict.verdict, method=verdict.method,
+                 p_value=verdict.p_value, z=verdict.z, explanation=verdict.explanation)
+    base_cpu, cur_cpu = (_values(baseline, "server_cpu_us_per_req"),
+                         _values(current, "server_cpu_us_per_req"))
+    if len(base_cpu) >= 3 and len(cur_cpu) >= 3:
+        # Server CPU per request barely moves with machine noise: a second
+        # opinion that tells "HBF does more work" from "the machine was busy".
+        cpu = stats.compare(base_cpu, cur_cpu, threshold_pct=threshold_pct, higher_is_better=False,
+                            metric="server CPU/request")
+        entry["cpu_verdict"] = cpu.verdict
+        entry["cpu_explanation"] = cpu.explanation
+    return entry
+
+
+def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
+                 histories: dict[str, list[float]] | None = None) -> tuple[dict, dict]:
+    """(per-endpoint comparisons keyed like result_key, summary with the
+    endpoints found on one side only and the geometric mean of req/s ratios)."""
+    base, cur = keyed(baseline_rows), keyed(current_rows)
+    histories = histories or {}
+    comparison = {key: compare_rows(base[key], row, threshold_pct=threshold_pct,
+                                    history=histories.get(key))
+                  for key, row in cur.items() if key in base}
+    ratios = [c["current"] / c["previous"] for c in comparison.values()
+              if c["previous"] and c["current"] and not c["explanation"].startswith("not compared")]
+    geomean = stats.geometric_mean(ratios)
+    summary = {
+        "only_in_baseline": [k for k in base if k not in cur],
+        "only_in_current": [k for k in cur if k not in base],
+        "geometric_mean_ratio": round(geomean, 4) if geomean else None,
+        "regressed": [k for k, c in comparison.items() if c["verdict"] == stats.REGRESSED],
+        "improved": [k for k, c in comparison.items() if c["verdict"] == stats.IMPROVED],
+    }
+    return comparison, summary
+
+
+def _pct(before, after) -> float | None:
+    if before in (None, 0) or after is None:
+        return None
+    return _round((after - before) / abs(before) * 100.0)
+
+
+def _round(value):
+    return None if value is None else round(value, 2)

@@ -1,0 +1,529 @@
+"""The results database: every line of SQL the tool runs lives here.
+
+The bash tool's tables and columns stay as they were (benchmark_runs,
+benchmark_results), so an old database and old SQL keep working; what the
+Python tool adds are new columns, a benchmark_samples table and indexes,
+tracked with PRAGMA user_version.
+
+Opening rules:
+- writing (benchmark.py): an older database is upgraded in place, after a
+  backup copy `<name>.bak-<timestamp>` next to it; WAL mode and a busy
+  timeout let two runs share one file.
+- reading (show_results.py): nothing on disk is written. An older database is
+  copied into memory and upgraded there, so every query sees one schema.
+- not a SQLite file, or a schema newer than this tool: DbError, file untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+class DbError(Exception):
+    """A database problem the user must fix; the message says what and how."""
+
+
+_RUN_COLUMNS_V1 = (
+    # (column, declaration, value for rows written by the bash tool)
+    ("status", "TEXT", "'complete'"),
+    ("pod", "TEXT", "'test'"),
+    ("suite", "TEXT", "'hbf-test-pod'"),
+    ("requests", "INTEGER", None),
+    ("concurrency", "TEXT", None),  # "10", or "1,10,50" for a sweep
+    ("repeat", "INTEGER", "1"),
+    ("warmup", "INTEGER", "0"),
+    ("engine", "TEXT", "'ab'"),
+    ("engine_version", "TEXT", None),
+    ("target", "TEXT", None),  # binary path or URL that was measured
+    ("finished_at", "TEXT", None),
+    ("duration_s", "REAL", None),
+    ("exit_code", "INTEGER", None),
+    ("error", "TEXT", None),
+    ("environment", "TEXT", None),  # JSON: cpu, cores, load, versions, hostname
+)
+
+_LEGACY_RESULT_COLUMNS = (
+    "result_id", "run_id", "category", "endpoint", "requests", "concurrency",
+    "time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
+    "failed_requests",
+)
+
+# The new columns of benchmark_results, in order. Figures an endpoint did not
+# produce (a crash leaves no req/s) are NULL, never a made-up zero.
+RESULT_COLUMNS = (
+    "status", "error", "caveat", "method", "path", "server",
+    "complete_requests", "non_2xx",
+    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+    "time_per_request_all", "failed_connect", "failed_receive", "failed_length",
+    "failed_exceptions", "write_errors", "connection_times", "percentiles_source",
+    "engine", "engine_version", "keepalive", "warmup_requests", "sample_count",
+    "rps_min", "rps_max",
+    "server_cpu_us_per_req", "server_rss_kb_before", "server_rss_kb_after",
+    "server_rss_kb_peak", "server_rss_kb_growth", "client_cpu_pct", "client_bound",
+    "server_log_lines", "server_errors", "crash_signal", "server_log_tail", "backtrace",
+    "started_at", "finished_at",
+)
+_RESULT_TYPES = {
+    "complete_requests": "INTEGER", "non_2xx": "INTEGER", "failed_connect": "INTEGER",
+    "failed_receive": "INTEGER", "failed_length": "INTEGER", "failed_exceptions": "INTEGER",
+    "write_errors": "INTEGER", "keepalive": "INTEGER", "warmup_requests": "INTEGER",
+    "sample_count": "INTEGER", "server_rss_kb_before": "INTEGER", "server_rss_kb_after": "INTEGER",
+    "server_rss_kb_peak": "INTEGER", "server_rss_kb_growth": "INTEGER", "client_bound": "INTEGER",
+    "server_log_lines": "INTEGER",
+}
+for _name in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "time_per_request_all",
+              "rps_min", "rps_max", "server_cpu_us_per_req", "client_cpu_pct"):
+    _RESULT_TYPES[_name] = "REAL"
+
+SAMPLE_COLUMNS = (
+    "time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
+    "complete_requests", "failed_requests", "non_2xx",
+    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+    "server_cpu_us_per_req", "server_rss_kb_before", "server_rss_kb_after",
+    "server_rss_kb_peak", "client_cpu_pct", "client_bound",
+)
+
+_CREATE_RUNS_LEGACY = """
+CREATE TABLE IF NOT EXISTS benchmark_runs (
+run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+timestamp TEXT NOT NULL,
+git_commit TEXT,
+git_branch TEXT,
+build_mode TEXT,
+notes TEXT
+)"""
+
+
+def _create_results_sql(table: str) -> str:
+    new_columns = ",\n".join(f"{name} {_RESULT_TYPES.get(name, 'TEXT')}" for name in RESULT_COLUMNS)
+    # The bash tool declared the four measures NOT NULL; a crashed endpoint has
+    # none, so the upgraded table drops that constraint (names and types stay).
+    return f"""
+CREATE TABLE {table} (
+result_id INTEGER PRIMARY KEY AUTOINCREMENT,
+run_id INTEGER NOT NULL,
+category TEXT NOT NULL,
+endpoint TEXT NOT NULL,
+requests INTEGER NOT NULL,
+concurrency INTEGER NOT NULL,
+time_taken REAL,
+requests_per_sec REAL,
+time_per_request REAL,
+transfer_rate REAL,
+failed_requests INTEGER,
+{new_columns},
+FOREIGN KEY (run_id) REFERENCES benchmark_runs(run_id)
+)"""
+
+
+_CREATE_SAMPLES = """
+CREATE TABLE IF NOT EXISTS benchmark_samples (
+sample_id INTEGER PRIMARY KEY AUTOINCREMENT,
+result_id INTEGER NOT NULL REFERENCES benchmark_results(result_id),
+sample_number INTEGER NOT NULL,
+""" + ",\n".join(f"{c} {'INTEGER' if c in ('complete_requests', 'failed_requests', 'non_2xx', 'client_bound', 'server_rss_kb_before', 'server_rss_kb_after', 'server_rss_kb_peak') else 'REAL'}" for c in SAMPLE_COLUMNS) + """,
+UNIQUE (result_id, sample_number)
+)"""
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS idx_run_timestamp ON benchmark_runs(timestamp)",
+    "CREATE INDEX IF NOT EXISTS idx_result_run ON benchmark_results(run_id)",
+    "CREATE INDEX IF NOT EXISTS idx_result_endpoint ON benchmark_results(endpoint)",
+    # Trends read one endpoint's newest rows first.
+    "CREATE INDEX IF NOT EXISTS idx_result_endpoint_run ON benchmark_results(endpoint, run_id)",
+    "CREATE INDEX IF NOT EXISTS idx_sample_result ON benchmark_samples(result_id)",
+)
+
+# Rows the bash tool wrote that measured something else than their name says.
+_LEGACY_CAVEATS = (
+    ("fs_write", "bash tool sent POST (ab -p); HBF answered 404, so these figures timed 404 answers"),
+    ("/static/favicon.ico", "HBF builds of the bash tool's time answered 404 for the empty favicon; "
+                            "the bash tool did not count non-2xx answers"),
+)
+
+
+def _busy_timeout() -> float:
+    return float(os.environ.get("HBF_BENCH_DB_BUSY_TIMEOUT", "30"))
+
+
+def open_db(path: Path, *, readonly: bool = False) -> "Database":
+    """Open (and for writing, create or upgrade) the results database."""
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise DbError(f"no results database at {path}: run benchmark.py first, or pass --db PATH")
+        conn = _connect(f"file:{path}?mode=ro", uri=True)
+        version = _schema_version(conn, path)
+        if version < SCHEMA_VERSION:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            memory.row_factory = sqlite3.Row
+            conn.backup(memory)
+            conn.close()
+            conn = memory
+            _migrate(conn, version)
+        return Database(conn, path, readonly=True)
+
+    directory = path.parent
+    if not directory.exists():
+        try:
+            directory.mkdir(parents=True)
+        except OSError as exc:
+            raise DbError(f"cannot create the database folder {directory}: {exc.strerror}; "
+                          "pass --db PATH in a writable folder") from None
+    if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise DbError(f"the database {path} is not writable (folder or file permissions); "
+                      "pass --db PATH in a writable folder")
+    conn = _connect(str(path))
+    version = _schema_version(conn, path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if version < SCHEMA_VERSION:
+            if version == 0 and _has_legacy_tables(conn):
+                _backup(conn, path)
+            with _transaction(conn):
+                # Re-read inside the write lock: another run may have upgraded it.
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < SCHEMA_VERSION:
+                    _migrate(conn, version)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise DbError(f"cannot prepare the database {path}: {exc}") from None
+    return Database(conn, path, readonly=False)
+
+
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(target, uri=uri, timeout=_busy_timeout(), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DbError(f"cannot open the database {target}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DbError(f"{path} is not a results database ({exc}); "
+                      "pass --db with another path or move the file away") from None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise DbError(f"{path} has schema version {version}, newer than this tool knows "
+                      f"({SCHEMA_VERSION}); update hbf-bench or use another --db")
+    if version == 0 and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]:
+        if not _has_legacy_tables(conn):
+            conn.close()
+            raise DbError(f"{path} is a SQLite database but not a results database (no "
+                          "benchmark_runs/benchmark_results tables); pass --db with another path")
+    return version
+
+
+def _has_legacy_tables(conn: sqlite3.Connection) -> bool:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {"benchmark_runs", "benchmark_results"} <= names
+
+
+def _backup(conn: sqlite3.Connection, path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.bak-{stamp}")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = path.with_name(f"{path.name}.bak-{stamp}-{counter}")
+    copy = sqlite3.connect(str(target))
+    with copy:
+        conn.backup(copy)
+    copy.close()
+    return target
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database at `version` to SCHEMA_VERSION (inside the caller's transaction)."""
+    if version == 0:
+        legacy = _has_legacy_tables(conn)
+        conn.execute(_CREATE_RUNS_LEGACY)
+        existing = {row["name"] for row in conn.execute("PRAGMA table_info(benchmark_runs)")}
+        for name, declaration, legacy_value in _RUN_COLUMNS_V1:
+            if name not in existing:
+                conn.execute(f"ALTER TABLE benchmark_runs ADD COLUMN {name} {declaration}")
+                if legacy and legacy_value is not None:
+                    conn.execute(f"UPDATE benchmark_runs SET {name} = {legacy_value}")
+        conn.execute(_create_results_sql("benchmark_results_v1"))
+        if legacy:
+            old = ", ".join(_LEGACY_RESULT_COLUMNS)
+            conn.execute(
+                f"INSERT INTO benchmark_results_v1 ({old}, status, complete_requests, method, path,"
+                " server, engine, sample_count, warmup_requests)"
+                f" SELECT {old}, 'ok', requests,"
+                " CASE WHEN endpoint LIKE 'PUT %' THEN 'PUT' ELSE 'GET' END,"
+                " CASE WHEN endpoint LIKE '% /%' THEN substr(endpoint, instr(endpoint, ' ') + 1)"
+                " ELSE endpoint END,"
+                " CASE WHEN category IN ('fs_read', 'fs_write') THEN 'dev' ELSE 'normal' END,"
+                " 'ab', 1, 0 FROM benchmark_results")
+            for match, caveat in _LEGACY_CAVEATS:
+                conn.execute("UPDATE benchmark_results_v1 SET caveat = ? WHERE category = ? OR endpoint = ?",
+                             (caveat, match, match))
+            # The queries above fixed every row, so the runs' requests/concurrency follow.
+            conn.execute(
+                "UPDATE benchmark_runs SET"
+                " requests = (SELECT max(r.requests) FROM benchmark_results_v1 r WHERE r.run_id = benchmark_runs.run_id),"
+                " concurrency = (SELECT CAST(max(r.concurrency) AS TEXT) FROM benchmark_results_v1 r"
+                "                WHERE r.run_id = benchmark_runs.run_id)")
+            conn.execute("DROP TABLE benchmark_results")
+        conn.execute("ALTER TABLE benchmark_results_v1 RENAME TO benchmark_results")
+        conn.execute(_CREATE_SAMPLES)
+        for statement in _INDEXES:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _row(row: sqlite3.Row | None) -> dict | None:
+    return dict(row) if row is not None else None
+
+
+class Database:
+    """A thin layer over one connection: named queries, dict rows."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._inode = _inode(path) if not readonly else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- writing ------------------------------------------------------------
+
+    def _write(self, sql: str, params=()) -> sqlite3.Cursor:
+        """One committed statement. Refuses to write into a file that was
+        deleted or replaced under us (the rows would vanish with the old inode)."""
+        if _inode(self.path) != self._inode:
+            raise DbError(f"the database {self.path} was deleted or replaced during the run; "
+                          "finished results up to now were stored in the old file")
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DbError(f"cannot write to the database {self.path}: {exc}") from None
+
+    def create_run(self, run: dict) -> int:
+        _check_columns(run, ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
+                       + [c for c, _, _ in _RUN_COLUMNS_V1])
+        columns = ", ".join(run)
+        marks = ", ".join("?" for _ in run)
+        cursor = self._write(f"INSERT INTO benchmark_runs ({columns}) VALUES ({marks})",
+                             tuple(run.values()))
+        return cursor.lastrowid
+
+    def add_result(self, run_id: int, result: dict, samples: list[dict] = ()) -> int:
+        """Store one endpoint's result and its samples in one transaction."""
+        row = {"run_id": run_id, **result}
+        _check_columns(row, _LEGACY_RESULT_COLUMNS + RESULT_COLUMNS)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self._write("BEGIN IMMEDIATE")
+        try:
+            result_id = self._write(f"INSERT INTO benchmark_results ({columns}) VALUES ({marks})",
+                                    tuple(row.values())).lastrowid
+            for number, sample in enumerate(samples, 1):
+                sample_row = {"result_id": result_id, "sample_number": number,
+                              **{k: sample.get(k) for k in SAMPLE_COLUMNS}}
+                self._write(f"INSERT INTO benchmark_samples ({', '.join(sample_row)})"
+                            f" VALUES ({', '.join('?' for _ in sample_row)})",
+                            tuple(sample_row.values()))
+            self._write("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return result_id
+
+    def update_run(self, run_id: int, **fields) -> None:
+        _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1] + ["notes"])
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._write(f"UPDATE benchmark_runs SET {assignments} WHERE run_id = ?",
+                    (*fields.values(), run_id))
+
+    # ---- reading ------------------------------------------------------------
+
+    def run(self, run_id: int) -> dict | None:
+        return _row(self.conn.execute("SELECT * FROM benchmark_runs WHERE run_id = ?",
+                                      (run_id,)).fetchone())
+
+    def latest_run_ids(self, count: int) -> list[int]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT run_id FROM benchmark_runs ORDER BY run_id DESC LIMIT ?", (count,))]
+
+    def list_runs(self, *, limit: int, branch=None, build_mode=None, pod=None, since=None,
+                  status=None) -> list[dict]:
+        """Newest first, with a count of results and of failed ones."""
+        where, params = [], []
+        for column, value in (("git_branch", branch), ("build_mode", build_mode),
+                              ("pod", pod), ("status", status)):
+            if value is not None:
+                where.append(f"r.{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("r.timestamp >= ?")
+            params.append(since)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self.conn.execute(
+            f"SELECT r.* FROM benchmark_runs r {clause} ORDER BY r.run_id DESC LIMIT ?",
+            (*params, limit)).fetchall()
+        runs = [dict(row) for row in rows]
+        if runs:
+            ids = [run["run_id"] for run in runs]
+            marks = ", ".join("?" for _ in ids)
+            counts = {row[0]: (row[1], row[2]) for row in self.conn.execute(
+                f"SELECT run_id, count(*), sum(coalesce(status, 'ok') != 'ok')"
+                f" FROM benchmark_results WHERE run_id IN ({marks}) GROUP BY run_id", ids)}
+            for run in runs:
+                run["result_count"], run["problem_count"] = counts.get(run["run_id"], (0, 0))
+        return runs
+
+    def results(self, run_id: int, *, with_samples: bool = True) -> list[dict]:
+        rows = [dict(r) for r in self.conn.execute(
+            "SELECT * FROM benchmark_results WHERE run_id = ? ORDER BY result_id", (run_id,))]
+        if with_samples and rows:
+            ids = [row["result_id"] for row in rows]
+            marks = ", ".join("?" for _ in ids)
+            samples: dict[int, list[dict]] = {}
+            for sample in self.conn.execute(
+                    f"SELECT * FROM benchmark_samples WHERE result_id IN ({marks})"
+                    " ORDER BY result_id, sample_number", ids):
+                samples.setdefault(sample["result_id"], []).append(dict(sample))
+            for row in rows:
+                row["samples"] = samples.get(row["result_id"], [])
+        return rows
+
+    def resolve_run(self, ref: str) -> int | None:
+        """A run id, 'latest', 'previous' or '~N' (N runs before the latest) -> run id."""
+        ref = ref.strip()
+        if ref in ("latest", "previous") or ref.startswith("~"):
+            offset = {"latest": 0, "previous": 1}.get(ref)
+            if offset is None:
+                try:
+                    offset = int(ref[1:])
+                except ValueError:
+                    return None
+                if offset < 0:
+                    return None
+            row = self.conn.execute("SELECT run_id FROM benchmark_runs ORDER BY run_id DESC"
+                                    " LIMIT 1 OFFSET ?", (offset,)).fetchone()
+            return row[0] if row else None
+        if ref.isdigit():
+            row = self.conn.execute("SELECT run_id FROM benchmark_runs WHERE run_id = ?",
+                                    (int(ref),)).fetchone()
+            return row[0] if row else None
+        return None
+
+    def baseline_run(self, run: dict) -> int | None:
+        """The latest earlier run measured the same way: same pod, build mode,
+        requests, concurrency, repeat and engine, that stored at least one ok result."""
+        row = self.conn.execute(
+            "SELECT run_id FROM benchmark_runs WHERE run_id < ?"
+            " AND coalesce(pod, 'test') = coalesce(?, 'test')"
+            " AND build_mode IS ? AND requests IS ? AND concurrency IS ?"
+            " AND coalesce(repeat, 1) = coalesce(?, 1) AND coalesce(engine, 'ab') = coalesce(?, 'ab')"
+            " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
+            "             AND coalesce(r.status, 'ok') = 'ok')"
+            " ORDER BY run_id DESC LIMIT 1",
+            (run["run_id"], run.get("pod"), run.get("build_mode"), run.get("requests"),
+             run.get("concurrency"), run.get("repeat"), run.get("engine"))).fetchone()
+        return row[0] if row else None
+
+    def endpoint_history(self, run: dict, endpoint: str, concurrency: int, *, before_run_id: int,
+                         limit: int = 10) -> list[dict]:
+        """ok results of one endpoint in earlier runs comparable to `run`, oldest first."""
+        rows = self.conn.execute(
+            "SELECT res.requests_per_sec, res.server_cpu_us_per_req, res.p99_ms, res.run_id"
+            " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
+            " WHERE res.endpoint = ? AND res.concurrency = ? AND res.run_id < ?"
+            " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
+            " AND coalesce(run.pod, 'test') = coalesce(?, 'test') AND run.build_mode IS ?"
+            " AND res.requests = ? AND coalesce(res.engine, 'ab') = coalesce(?, 'ab')"
+            " ORDER BY res.run_id DESC LIMIT ?",
+            (endpoint, concurrency, before_run_id, run.get("pod"), run.get("build_mode"),
+             run.get("requests"), run.get("engine"), limit)).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+    def trend(self, endpoint: str, *, limit: int, pod=None, build_mode=None,
+              branch=None) -> list[dict]:
+        """One endpoint's results over the newest `limit` runs, oldest first."""
+        where, params = ["res.endpoint = ?"], [endpoint]
+        for column, value in (("pod", pod), ("build_mode", build_mode), ("git_branch", branch)):
+            if value is not None:
+                where.append(f"run.{column} = ?")
+                params.append(value)
+        rows = self.conn.execute(
+            "SELECT res.*, run.timestamp, run.git_commit, run.git_branch, run.build_mode,"
+            " run.pod, run.notes, run.status AS run_status"
+            " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
+            f" WHERE {' AND '.join(where)} ORDER BY res.run_id DESC, res.result_id DESC LIMIT ?",
+            (*params, limit)).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+    def endpoints(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT endpoint FROM benchmark_results ORDER BY endpoint")]
+
+    def export_rows(self, run_ids: list[int] | None = None) -> list[dict]:
+        """One row per result joined with its run, every column (run columns prefixed run_)."""
+        run_columns = [r["name"] for r in self.conn.execute("PRAGMA table_info(benchmark_runs)")]
+        selected = ", ".join(f"run.{c} AS run_{c}" for c in run_columns if c != "run_id")
+        sql = (f"SELECT res.*, {selected} FROM benchmark_results res"
+               " JOIN benchmark_runs run ON run.run_id = res.run_id")
+        params: tuple = ()
+        if run_ids is not None:
+            sql += f" WHERE res.run_id IN ({', '.join('?' for _ in run_ids)})"
+            params = tuple(run_ids)
+        return [dict(r) for r in self.conn.execute(sql + " ORDER BY res.run_id, res.result_id", params)]
+
+    def samples(self, result_id: int) -> list[dict]:
+        return [dict(r) for r in self.conn.execute(
+            "SELECT * FROM benchmark_samples WHERE result_id = ? ORDER BY sample_number",
+            (result_id,))]
+
+    def run_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM benchmark_runs").fetchone()[0]
+
+
+def _check_columns(row: dict, allowed) -> None:
+    """Column names go into SQL text, so only known names may pass."""
+    unknown = set(row) - set(allowed) - {"run_id"}
+    if unknown:
+        raise ValueError(f"unknown column(s): {sorted(unknown)}")
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def dumps(value) -> str | None:
+    """JSON text for a column, or NULL for nothing."""
+    return None if value in (None, [], {}) else json.dumps(value, ensure_ascii=False)

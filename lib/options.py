@@ -1,0 +1,234 @@
+"""benchmark.py's command line: the flags, and every check that can refuse a
+run before anything starts (exit 2, one line naming the problem and the fix)."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lib.workspace import BUILD_MODES, POD_NAME
+
+DEFAULT_REQUESTS = 1000
+DEFAULT_CONCURRENCY = 10
+MAX_CONCURRENCY = 20000  # ab's own limit
+MAX_NOTES = 10_000
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input: exit 2 with this one line."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage plus an error; we print one line that names the fix."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    if text.strip() == "0":
+        return 0.0
+    return positive_float(text)
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range 1-65535")
+    return value
+
+
+def concurrency_list(text: str) -> list[int]:
+    """"10" or a sweep "1,10,50"."""
+    levels = []
+    for part in text.split(","):
+        try:
+            level = int(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number or a comma-separated list like 1,10,50") from None
+        if not 1 <= level <= MAX_CONCURRENCY:
+            raise argparse.ArgumentTypeError(f"concurrency {level} must be between 1 and {MAX_CONCURRENCY}")
+        if level not in levels:
+            levels.append(level)
+    return levels
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="benchmark.py",
+        description="Benchmark HBF with ApacheBench: build, start a normal and a dev server, "
+                    "measure each endpoint of a suite, store every result in SQLite, and compare "
+                    "with the last comparable run. Markdown on stdout (JSON with --json); "
+                    "progress on stderr.",
+        epilog="Exit status: 0 every endpoint ok; 1 an endpoint failed, crashed or timed out "
+               "(or regressed, with --fail-on-regression); 2 bad input or environment; "
+               "130/143 interrupted by Ctrl-C/SIGTERM.")
+    target = parser.add_argument_group("what to measure")
+    target.add_argument("--demo", action="store_true",
+                        help="measure the built-in HBF stand-in (no HBF checkout or bazel needed); "
+                             "stored with pod 'demo'")
+    target.add_argument("--workspace", metavar="DIR",
+                        help="HBF checkout (default: walk up from here, then from this script, "
+                             "to a MODULE.bazel declaring module(name = \"hbf\"))")
+    target.add_argument("--pod", default="test",
+                        help="pod to build and measure: test -> //:hbf_test, base -> //:hbf, "
+                             "NAME -> //:hbf_NAME (default: test)")
+    target.add_argument("--build-mode", default="opt", choices=BUILD_MODES,
+                        help="bazel --compilation_mode (default: opt)")
+    target.add_argument("--binary", metavar="PATH", help="run this HBF binary; skip the build")
+    target.add_argument("--no-build", action="store_true", help="use the already built binary")
+    target.add_argument("--url", metavar="URL",
+                        help="measure a server that is already running (no build, start or stop)")
+    target.add_argument("--dev-url", metavar="URL", help="with --url: the dev-mode server for dev endpoints")
+    target.add_argument("--allow-remote", action="store_true",
+                        help="let --url/--dev-url point at a non-loopback host")
+
+    suite = parser.add_argument_group("suite")
+    suite.add_argument("--suite", metavar="FILE",
+                       help="suite TOML file (default: pods/<pod>/benchmark.toml in the checkout, "
+                            "else suites/hbf-test-pod.toml)")
+    suite.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                       help="keep endpoints whose category or name matches this glob (repeatable)")
+    suite.add_argument("--list-endpoints", action="store_true", help="print the suite and exit")
+
+    load = parser.add_argument_group("load")
+    load.add_argument("--requests", "-n", type=positive_int, default=DEFAULT_REQUESTS,
+                      help=f"requests per endpoint and sample (default: {DEFAULT_REQUESTS})")
+    load.add_argument("--concurrency", "-c", type=concurrency_list, default=[DEFAULT_CONCURRENCY],
+                      help=f"concurrent connections, or a sweep like 1,10,50 (default: {DEFAULT_CONCURRENCY})")
+    load.add_argument("--repeat", type=positive_int, default=1,
+                      help="samples per endpoint; the stored row holds the median (default: 1)")
+    load.add_argument("--warmup", type=non_negative_int, default=None,
+                      help="unmeasured requests per endpoint first (default: max(10, concurrency)); 0 = none")
+    load.add_argument("--request-timeout", type=positive_float, default=30.0, metavar="S",
+                      help="seconds to wait for each answer before the endpoint is a timeout (default: 30)")
+    load.add_argument("--engine", default="auto", choices=("auto", "ab", "python", "wrk"),
+                      help="load generator: ab, the built-in python engine, or wrk "
+                           "(default auto: ab when installed, else python)")
+    load.add_argument("--keepalive", action="store_true", help="reuse connections (ab -k)")
+    load.add_argument("--rate", type=positive_float, default=None, metavar="R",
+                      help="open loop: R requests per second on schedule (python engine)")
+
+    servers = parser.add_argument_group("servers")
+    servers.add_argument("--port", type=port, default=5309, help="normal server port (default: 5309)")
+    servers.add_argument("--dev-port", type=port, default=5310, help="dev server port (default: 5310)")
+    servers.add_argument("--startup-timeout", type=positive_float, default=30.0, metavar="S",
+                         help="seconds for a server to answer GET /health (default: 30)")
+    servers.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                         help="extra argument for both servers (repeatable; use --server-arg=--flag)")
+    servers.add_argument("--backtrace", action="store_true",
+                         help="when a server crashes, re-run that endpoint under gdb and store the backtrace")
+
+    verdicts = parser.add_argument_group("comparison")
+    verdicts.add_argument("--baseline", metavar="RUN",
+                          help="compare with this run (id, latest, previous, ~N) instead of the "
+                               "latest comparable one")
+    verdicts.add_argument("--threshold", type=non_negative_float, default=5.0, metavar="PCT",
+                          help="smallest change in percent called a regression or improvement (default: 5)")
+    verdicts.add_argument("--fail-on-regression", nargs="?", const=-1.0, type=non_negative_float,
+                          default=None, metavar="PCT",
+                          help="exit 1 when an endpoint regressed (by more than PCT, default --threshold)")
+    verdicts.add_argument("--force", action="store_true",
+                          help="compare even with a baseline measured by another engine")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--db", metavar="PATH",
+                        help="results database (default: <workspace>/.benchmark/results.db)")
+    output.add_argument("--notes", default="", help="free text stored with the run")
+    output.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    output.add_argument("--install-skill", metavar="HBF_DIR",
+                        help="install this skill into an HBF checkout's .claude/skills/benchmark and exit")
+    return parser
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Checks that need more than one flag. Raises UsageError."""
+    targets = [name for name, on in (("--demo", args.demo), ("--binary", args.binary),
+                                     ("--url", args.url)) if on]
+    if len(targets) > 1:
+        raise UsageError(f"{' and '.join(targets)} pick different servers; give only one")
+    if args.dev_url and not args.url:
+        raise UsageError("--dev-url goes with --url (the normal server's URL)")
+    if not POD_NAME.match(args.pod):
+        raise UsageError(f"pod name {args.pod!r} must be lowercase letters, digits and '_', "
+                         "starting with a letter (e.g. test, base, myapp)")
+    for level in args.concurrency:
+        if level > args.requests:
+            raise UsageError(f"concurrency {level} is greater than --requests {args.requests}; "
+                             "lower --concurrency or raise --requests")
+    if args.port == args.dev_port and not args.url:
+        raise UsageError(f"--port and --dev-port are both {args.port}; give them different ports")
+    if len(args.notes) > MAX_NOTES:
+        raise UsageError(f"--notes is {len(args.notes):,} characters; at most {MAX_NOTES:,} "
+                         "(put long text in a file and reference it)")
+    if args.rate is not None and args.engine not in ("python", "auto"):
+        raise UsageError("--rate (open loop) needs the python engine: add --engine python")
+    for flag, url in (("--url", args.url), ("--dev-url", args.dev_url)):
+        if url:
+            check_url(flag, url, args.allow_remote)
+    if args.binary:
+        path = Path(args.binary)
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise UsageError(f"--binary {args.binary}: not an executable file; pass the built HBF "
+                             "binary (bazel-bin/bin/hbf_test)")
+    if args.no_build and (args.demo or args.url):
+        raise UsageError("--no-build only applies to a build from the HBF checkout")
+
+
+def check_url(flag: str, url: str, allow_remote: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise UsageError(f"{flag} {url!r} must look like http://127.0.0.1:5309")
+    if parts.path not in ("", "/") or parts.query:
+        raise UsageError(f"{flag} {url!r} must be the server's root (endpoints add their own paths)")
+    if not allow_remote and not is_loopback(parts.hostname):
+        raise UsageError(f"{flag} {url!r} is not on this machine (loopback); "
+                         "add --allow-remote if you really mean to load another host")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,508 @@
+"""One benchmark run, top to bottom.
+
+    create the run row (status running)
+    build HBF if asked            -> lib/workspace.py
+    start the servers             -> lib/server.py
+    for each endpoint (and concurrency level):
+        warm up, then measure `repeat` samples   -> lib/engines.py
+        classify: ok / failed / crashed / timeout, restart a dead server
+        commit the endpoint's row and samples    -> lib/db.py
+    stop the servers (always), set the run's final status
+
+Ctrl-C and SIGTERM become an `Interrupted` exception, so the same `finally`
+that stops the servers runs on every path out; later signals are ignored
+until cleanup is done, so a second Ctrl-C cannot leave orphans either.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from lib import engines, procstats
+from lib.db import Database, DbError, dumps
+from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok,
+                        signal_name, start_servers, stop_servers)
+from lib.suite import Endpoint, Suite
+from lib.workspace import WorkspaceError
+
+# ab is single-threaded: above this share of one core, ab itself was the limit.
+CLIENT_BOUND_CPU_PCT = 80.0
+MAX_RESTARTS_PER_SERVER = 3
+DISTINCT_LOG_LINES = 5
+
+
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM arrived; `signum` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_as_exceptions():
+    """The first SIGINT/SIGTERM raises Interrupted; later ones are ignored so
+    the cleanup they interrupt always finishes."""
+    seen: list[int] = []
+
+    def handler(signum, frame):
+        if seen:
+            print(f"hbf-bench: {signal.Signals(signum).name} again: still stopping servers...",
+                  file=sys.stderr, flush=True)
+            return
+        seen.append(signum)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def default_warmup(requests: int, concurrency: int) -> int:
+    """One request per connection slot, at least 10: enough to take HBF's
+    lazy set-up, SQLite's page cache and the TCP paths once. HBF builds a fresh
+    QuickJS runtime per request, so there is no JIT to warm and more warmup only
+    costs time (the file listing takes ~45 ms a request on a real build)."""
+    return min(requests, max(10, concurrency))
+
+
+@dataclass
+class RunPlan:
+    suite: Suite
+    requests: int
+    concurrency_levels: list[int]
+    repeat: int
+    warmup: int | None  # None: default_warmup()
+    request_timeout: float
+    keepalive: bool
+    engine: str
+    engine_version: str | None
+    rate: float | None
+    # How servers come about: a command to start (binary, stand-in, or one a
+    # build step produces), or URLs of servers already running.
+    server_command: list[str] | None
+    build: Callable[[], list[str]] | None
+    urls: dict[str, str | None] | None
+    ports: dict[str, int]
+    server_args: list[str]
+    startup_timeout: float
+    backtrace: bool
+    log_dir: Path
+    run_row: dict  # metadata for benchmark_runs
+
+    def steps(self) -> list[tuple[Endpoint, int, int]]:
+        """(endpoint, requests, concurrency) in run order."""
+        steps = []
+        for endpoint in self.suite.endpoints:
+            levels = [endpoint.concurrency] if endpoint.concurrency else self.concurrency_levels
+            for level in levels:
+                steps.append((endpoint, endpoint.requests or self.requests, level))
+        return steps
+
+
+@dataclass
+class Slot:
+    """Where one role's endpoints go: a server we started, or a URL we were given."""
+    role: str
+    url: str | None
+    server: HbfServer | None = None
+    restarts: int = 0
+    down: str | None = None  # why this role can no longer be measured
+
+
+@dataclass
+class Outcome:
+    run_id: int
+    status: str
+    exit_code: int
+    error: str | None = None
+    events: list[str] = field(default_factory=list)
+    crash: Exception | None = None  # an internal error to re-raise after cleanup
+
+
+def say(message: str) -> None:
+    print(f"hbf-bench: {message}", file=sys.stderr, flush=True)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def execute(plan: RunPlan, db: Database) -> Outcome:
+    """Run the plan, storing as it goes. Never raises for faults of the
+    server, the build or the database: they end up in the Outcome."""
+    started = time.monotonic()
+    run_id = db.create_run({**plan.run_row, "status": "running"})
+    outcome = Outcome(run_id, "running", 0)
+    slots: dict[str, Slot] = {}
+    with signals_as_exceptions():
+        try:
+            try:
+                slots = _prepare_slots(plan, outcome)
+                _measure_all(plan, db, slots, outcome)
+            finally:
+                stop_servers([s.server for s in slots.values() if s.server])
+        except Interrupted as stop:
+            outcome.status, outcome.exit_code = "interrupted", 128 + stop.signum
+            outcome.error = f"interrupted by {signal.Signals(stop.signum).name}"
+            stop_servers([s.server for s in slots.values() if s.server], grace=2.5)
+        except (ServerError, WorkspaceError, engines.EngineError, DbError) as exc:
+            outcome.status, outcome.exit_code, outcome.error = "failed", 2, str(exc)
+        except Exception as exc:  # a bug of ours: record it, then let it surface
+            outcome.status, outcome.exit_code = "failed", 1
+            outcome.error = f"internal error: {exc!r}"
+            outcome.crash = exc
+        if outcome.status == "running":
+            problems = [r for r in db.results(run_id, with_samples=False) if r["status"] != "ok"]
+            outcome.status = "partial" if problems or outcome.events else "complete"
+            outcome.exit_code = 1 if problems else 0
+        try:
+            db.update_run(run_id, status=outcome.status, exit_code=outcome.exit_code,
+                          error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,
+                          finished_at=now_iso(), duration_s=round(time.monotonic() - started, 3))
+        except DbError as exc:
+            say(f"could not record the run's final status: {exc}")
+            outcome.error = outcome.error or str(exc)
+            outcome.exit_code = outcome.exit_code or 2
+    return outcome
+
+
+def _prepare_slots(plan: RunPlan, outcome: Outcome) -> dict[str, Slot]:
+    roles = plan.suite.servers
+    if plan.urls is not None:
+        slots = {}
+        for role in roles:
+            url = plan.urls.get(role)
+            slots[role] = Slot(role, url, down=None if url else
+                               f"no --{'dev-' if role == 'dev' else ''}url given for {role} endpoints")
+            if not url:
+                say(f"skipping {role} endpoints: {slots[role].down}")
+        return slots
+    command = plan.build() if plan.build else plan.server_command
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slots = {}
+    taken: set[int] = set()
+    for role in roles:
+        port, note = choose_port(plan.ports[role], taken)
+        taken.add(port)
+        if note:
+            say(f"{role} server: {note}")
+        server = HbfServer(role, command, port,
+                           plan.log_dir / f"run{outcome.run_id}-{stamp}-{role}.log",
+                           extra_args=list(plan.server_args))
+        slots[role] = Slot(role, server.url, server)
+    servers = [s.server for s in slots.values()]
+    say("starting " + ", ".join(f"{s.role} server on port {s.port}" for s in servers))
+    try:
+        start_servers(servers, plan.startup_timeout)
+    except ServerError:
+        # A port grabbed by someone else between our check and the server's
+        # bind: one more try on fresh ports, then give up.
+        busy = [s for s in servers if not s.alive() and _port_now_busy(s.port)]
+        if not busy:
+            raise
+        for server in busy:
+            server.port, _ = choose_port(server.port, taken | {server.port})
+            say(f"{server.role} server: its port was taken while starting; retrying on {server.port}")
+        start_servers(servers, plan.startup_timeout)
+        for slot in slots.values():
+            slot.url = slot.server.url
+    say("ready: " + ", ".join(f"{s.role} in {s.ready_after_s:.2f} s" for s in servers))
+    return slots
+
+
+def _port_now_busy(port: int) -> bool:
+    from lib.server import port_is_free
+    return not port_is_free(port)
+
+
+def _measure_all(plan: RunPlan, db: Database, slots: dict[str, Slot], outcome: Outcome) -> None:
+    steps = plan.steps()
+    for number, (endpoint, requests, concurrency) in enumerate(steps, 1):
+        slot = slots[endpoint.server]
+        label = f"[{number}/{len(steps)}] {endpoint.category} {endpoint.name}"
+        if len(plan.concurrency_levels) > 1 or endpoint.concurrency:
+            label += f" c={concurrency}"
+        if slot.down is None:
+            _revive_if_dead(plan, slot, outcome)
+        if slot.down is not None:
+            if plan.urls is not None and slot.url is None:
+                continue  # skipped dev endpoints of a --url run: said once already
+            say(f"{label}: not measured: {slot.down}")
+            row = _base_row(endpoint, requests, concurrency, plan)
+            row.update(status="failed", error=f"not measured: {slot.down}")
+            db.add_result(outcome.run_id, row)
+            continue
+        say(f"{label} ({requests} requests, concurrency {concurrency})")
+        row, samples = measure_endpoint(plan, slot, endpoint, requests, concurrency)
+        if row["status"] == "crashed" and plan.backtrace:
+            from lib.backtrace import capture_for
+            row["backtrace"] = capture_for(plan, slot, endpoint, requests, concurrency, outcome.run_id)
+        db.add_result(outcome.run_id, row, samples)
+        say(f"{label}: {_one_line(row)}")
+        if row["status"] in ("crashed", "timeout"):
+            _restart(plan, slot, outcome)
+
+
+def _base_row(endpoint: Endpoint, requests: int, concurrency: int, plan: RunPlan) -> dict:
+    return {
+        "category": endpoint.category, "endpoint": endpoint.name,
+        "requests": requests, "concurrency": concurrency,
+        "method": endpoint.method, "path": endpoint.path, "server": endpoint.server,
+        "engine": plan.engine, "engine_version": plan.engine_version,
+        "keepalive": int(plan.keepalive), "started_at": now_iso(),
+    }
+
+
+def measure_endpoint(plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: int,
+                     concurrency: int) -> tuple[dict, list[dict]]:
+    """Warm up, take `repeat` samples, classify. Returns the result row and samples."""
+    server = slot.server
+    url = slot.url + endpoint.path
+    row = _base_row(endpoint, requests, concurrency, plan)
+    log_start = server.log_size() if server else 0
+    warmup = default_warmup(requests, concurrency) if plan.warmup is None else min(plan.warmup, requests)
+    row["warmup_requests"] = warmup
+    samples: list[dict] = []
+    runs = []
+    status, error, crash = "ok", None, None
+    if warmup:
+        run = engines.run(plan.engine, url, endpoint, requests=warmup,
+                          concurrency=min(concurrency, warmup), timeout_s=plan.request_timeout,
+                          keepalive=plan.keepalive)
+        status, error, crash = classify(run, slot, warmup, endpoint)
+        if status in ("crashed", "timeout"):
+            error = f"during warmup: {error}"  # nothing left to measure
+        else:
+            status, error = "ok", None  # failed answers show up in the samples below
+    for sample_number in range(1, plan.repeat + 1):
+        if status in ("crashed", "timeout"):
+            break
+        before = procstats.snapshot(server.pid) if server else None
+        run = engines.run(plan.engine, url, endpoint, requests=requests, concurrency=concurrency,
+                          timeout_s=plan.request_timeout, keepalive=plan.keepalive,
+                          rate=plan.rate, progress=_progress_printer(sample_number, plan.repeat))
+        after = procstats.snapshot(server.pid) if server else None
+        _end_progress()
+        status, error, crash = classify(run, slot, requests, endpoint)
+        runs.append(run)
+        samples.append(_sample(run, before, after))
+        if status == "failed" and not run.result.finished:
+            break  # the load generator gave up; more samples would too
+    row.update(_aggregate(samples))
+    last = runs[-1].result if runs else None
+    if last is not None:
+        row.update(_detail(last))
+    row["sample_count"] = len(samples)
+    row.update(status=status, error=error, crash_signal=crash, finished_at=now_iso())
+    if server:
+        _attach_log(row, server, log_start, crashed=status == "crashed")
+    return row, samples
+
+
+def classify(run, slot: Slot, requests: int, endpoint: Endpoint) -> tuple[str, str | None, str | None]:
+    """(status, error, crash signal) of one load run."""
+    result = run.result
+    server = slot.server
+    if server is not None:
+        died = not server.alive() or (not result.finished and server.wait_exit(0.5) is not None)
+        if died:
+            code = server.proc.returncode
+            return ("crashed", f"{slot.role} server {describe_exit(code)} after "
+                    f"{result.complete_requests} of {requests} requests"
+                    + (f" ({result.error})" if result.error else ""), signal_name(code))
+    elif not result.finished and not health_ok(_port_of(slot.url)):
+        return ("crashed", f"server at {slot.url} stopped answering after {result.complete_requests}"
+                f" of {requests} requests" + (f" ({result.error})" if result.error else ""), None)
+    if not result.finished:
+        error = result.error or "the load generator stopped early"
+        if "timeout" in error.lower() or "70007" in error:
+            return "timeout", (f"no answer within the request timeout after {result.complete_requests}"
+                               f" of {requests} requests ({error})"), None
+        return "failed", error, None
+    problems = []
+    expect_non_2xx = bool(endpoint.expect_status) and all(not 200 <= s < 300 for s in endpoint.expect_status)
+    if expect_non_2xx:
+        if result.non_2xx != result.complete_requests:
+            problems.append(f"{result.complete_requests - result.non_2xx} answers were 2xx, "
+                            f"expected {'/'.join(map(str, endpoint.expect_status))}")
+    elif result.non_2xx:
+        problems.append(f"{result.non_2xx} non-2xx answers")
+    other_failures = result.failed_requests - (result.failed_length if result.non_2xx else 0)
+    if other_failures > 0:
+        kinds = ", ".join(f"{n} {k}" for k, n in (
+            ("connect", result.failed_connect), ("receive", result.failed_receive),
+            ("length", result.failed_length), ("exception", result.failed_exceptions)) if n)
+        problems.append(f"{result.failed_requests} failed requests ({kinds or 'no breakdown'})")
+    if result.complete_requests < requests:
+        problems.append(f"only {result.complete_requests} of {requests} requests completed")
+    if problems:
+        return "failed", "; ".join(problems), None
+    return "ok", None, None
+
+
+def _port_of(url: str) -> int:
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _sample(run, before, after) -> dict:
+    result = run.result
+    cpu_pct = (100.0 * run.client_cpu_s / run.wall_s) if run.client_cpu_s is not None and run.wall_s > 0 else None
+    return {
+        "time_taken": result.time_taken_s, "requests_per_sec": result.requests_per_sec,
+        "time_per_request": result.time_per_request_ms, "transfer_rate": result.transfer_rate_kbps,
+        "complete_requests": result.complete_requests, "failed_requests": result.failed_requests,
+        "non_2xx": result.non_2xx, "p50_ms": result.p50_ms, "p90_ms": result.p90_ms,
+        "p95_ms": result.p95_ms, "p99_ms": result.p99_ms, "max_ms": result.max_ms,
+        "server_cpu_us_per_req": procstats.cpu_us_per_request(before, after, result.complete_requests),
+        "server_rss_kb_before": before.rss_kb if before else None,
+        "server_rss_kb_after": after.rss_kb if after else None,
+        "server_rss_kb_peak": after.hwm_kb if after else None,
+        "client_cpu_pct": round(cpu_pct, 1) if cpu_pct is not None else None,
+        "client_bound": int(cpu_pct >= CLIENT_BOUND_CPU_PCT) if cpu_pct is not None else None,
+    }
+
+
+_MEDIAN_FIELDS = ("time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
+                  "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_us_per_req",
+                  "client_cpu_pct")
+
+
+def _aggregate(samples: list[dict]) -> dict:
+    """The result row holds the median of each figure over its samples, so a
+    single-row reader (and the bash tool's SQL) sees a robust value."""
+    def median_of(name):
+        values = [s[name] for s in samples if s.get(name) is not None]
+        return statistics.median(values) if values else None
+
+    row = {name: median_of(name) for name in _MEDIAN_FIELDS}
+    rates = [s["requests_per_sec"] for s in samples if s.get("requests_per_sec") is not None]
+    row["rps_min"] = min(rates) if rates else None
+    row["rps_max"] = max(rates) if rates else None
+    row["time_per_request_all"] = None
+    row["complete_requests"] = int(statistics.median_low(
+        [s["complete_requests"] or 0 for s in samples])) if samples else 0
+    row["failed_requests"] = max((s["failed_requests"] or 0 for s in samples), default=0)
+    row["non_2xx"] = max((s["non_2xx"] or 0 for s in samples), default=0)
+    befores = [s["server_rss_kb_before"] for s in samples if s.get("server_rss_kb_before") is not None]
+    afters = [s["server_rss_kb_after"] for s in samples if s.get("server_rss_kb_after") is not None]
+    peaks = [s["server_rss_kb_peak"] for s in samples if s.get("server_rss_kb_peak") is not None]
+    row["server_rss_kb_before"] = befores[0] if befores else None
+    row["server_rss_kb_after"] = afters[-1] if afters else None
+    row["server_rss_kb_peak"] = max(peaks) if peaks else None
+    row["server_rss_kb_growth"] = (afters[-1] - befores[0]) if befores and afters else None
+    bound = [s["client_bound"] for s in samples if s.get("client_bound") is not None]
+    row["client_bound"] = int(sum(bound) * 2 > len(bound)) if bound else None
+    return row
+
+
+def _detail(result) -> dict:
+    """Figures of the last sample that have no median (breakdowns, tables)."""
+    return {
+        "time_per_request_all": result.time_per_request_all_ms,
+        "failed_connect": result.failed_connect, "failed_receive": result.failed_receive,
+        "failed_length": result.failed_length, "failed_exceptions": result.failed_exceptions,
+        "write_errors": result.write_errors,
+        "connection_times": dumps(result.connection_times),
+        "percentiles_source": result.percentiles_source,
+    }
+
+
+def _attach_log(row: dict, server: HbfServer, start: int, crashed: bool) -> None:
+    """What the server wrote while this endpoint ran: how many lines, and the
+    first few distinct ones, so a failure comes with the server's own words."""
+    text = server.log_between(start)
+    lines = [l.rstrip() for l in text.splitlines() if l.strip() and not l.startswith("--- hbf-bench")]
+    counts: dict[str, int] = {}
+    for line in lines:
+        key = line[:400]
+        if key in counts or len(counts) < DISTINCT_LOG_LINES:
+            counts[key] = counts.get(key, 0) + 1
+    row["server_log_lines"] = len(lines)
+    row["server_errors"] = dumps([{"line": k, "count": n} for k, n in counts.items()])
+    if crashed:
+        row["server_log_tail"] = server.log_tail(20)
+
+
+def _revive_if_dead(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
+    if slot.server is None or slot.server.alive():
+        return
+    event = f"{slot.role} server {describe_exit(slot.server.proc.returncode)} between endpoints"
+    say(event)
+    outcome.events.append(event)
+    _restart(plan, slot, outcome)
+
+
+def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
+    """Start the role's server afresh. A server that will not come back, or
+    keeps dying, is given up on: its remaining endpoints are marked failed."""
+    server = slot.server
+    stop_servers([server], grace=1.0)  # a hung server is killed; a dead one reaped
+    if slot.restarts >= MAX_RESTARTS_PER_SERVER:
+        slot.down = f"the {slot.role} server died {slot.restarts + 1} times; not restarting it again"
+        say(slot.down)
+        outcome.events.append(slot.down)
+        return
+    slot.restarts += 1
+    server.port, note = choose_port(server.port)
+    if note:
+        say(f"{slot.role} server: {note}")
+    say(f"restarting the {slot.role} server (restart {slot.restarts})")
+    try:
+        start_servers([server], plan.startup_timeout)
+    except ServerError as exc:
+        first_line = str(exc).splitlines()[0]
+        slot.down = f"the {slot.role} server did not come back after a restart ({first_line})"
+        say(slot.down)
+        outcome.events.append(slot.down)
+        return
+    slot.url = server.url
+
+
+_tty = sys.stderr.isatty()
+
+
+def _progress_printer(sample: int, repeat: int):
+    prefix = f"  sample {sample}/{repeat}: " if repeat > 1 else "  "
+
+    def show(done: int, total: int) -> None:
+        text = f"{prefix}Completed {done}/{total} requests"
+        if _tty:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+    return show
+
+
+def _end_progress() -> None:
+    if _tty:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def _one_line(row: dict) -> str:
+    rps = row.get("requests_per_sec")
+    parts = [row["status"]]
+    if rps is not None:
+        parts.append(f"{rps:,.1f} req/s")
+    if row.get("p99_ms") is not None:
+        parts.append(f"p99 {row['p99_ms']:.2f} ms")
+    if row.get("error"):
+        parts.append(row["error"])
+    return ", ".join(parts)
+
+
+def environment_json(env: dict) -> str:
+    return json.dumps(env, sort_keys=True)

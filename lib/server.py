@@ -1,0 +1,235 @@
+"""HBF server lifecycle: start, wait until ready, watch, stop. Never leave one running.
+
+A server is any command that takes HBF's flags (`--port N --log-level L
+--inmem [--dev]`): the real binary, or the stand-in (lib/standin.py) started
+the very same way. Each runs in its own process group with stdout and stderr
+in a log file, is ready when GET /health answers 200, and is stopped with
+SIGTERM, then SIGKILL after a grace period. Only processes this module
+started are ever signalled, by process group id.
+"""
+from __future__ import annotations
+
+import errno
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+READY_POLL_S = 0.02
+STOP_GRACE_S = 5.0
+
+
+class ServerError(Exception):
+    """A server that would not start or answer; the message carries its log's tail."""
+
+
+def signal_name(returncode: int | None) -> str | None:
+    """Popen's returncode -11 -> 'SIGSEGV'; None for a normal exit."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def describe_exit(returncode: int | None) -> str:
+    name = signal_name(returncode)
+    if name:
+        return f"killed by {name}"
+    return f"exited with status {returncode}"
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on the port. HBF binds every interface, so
+    check the wildcard address and loopback both."""
+    for address in ("", HOST):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # TIME_WAIT leftovers of our own earlier servers do not make a port busy.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    return False
+                raise
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def choose_port(wanted: int, taken: set[int] = frozenset()) -> tuple[int, str | None]:
+    """The wanted port when free, else a free one and a sentence saying why.
+    Whatever already answers on a busy port is never benchmarked."""
+    if wanted not in taken and port_is_free(wanted):
+        return wanted, None
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    return port, (f"port {wanted} is in use by a process this tool did not start; "
+                  f"using free port {port} instead")
+
+
+@dataclass
+class HbfServer:
+    """One server process: `role` is "normal" or "dev"."""
+    role: str
+    command: list[str]  # the binary and any extra leading words (e.g. python3 standin.py)
+    port: int
+    log_path: Path
+    extra_args: list[str] = field(default_factory=list)  # --server-arg values, appended last
+    wrapper: list[str] = field(default_factory=list)  # e.g. gdb -batch ... --args
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    ready_after_s: float | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        flags = ["--port", str(self.port), "--inmem", "--log-level", "error"]
+        if self.role == "dev":
+            flags.append("--dev")
+        return [*self.wrapper, *self.command, *flags, *self.extra_args]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    # ---- starting -----------------------------------------------------------
+
+    def spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- hbf-bench: starting {' '.join(self.argv)}\n".encode())
+            log.flush()
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)  # its own group: our Ctrl-C handling stops it
+            except OSError as exc:
+                raise ServerError(f"cannot start {self.command[0]}: {exc.strerror or exc}") from None
+        self.started_at = time.monotonic()
+        self.ready_after_s = None
+
+    def check_ready(self) -> bool:
+        """One poll: True when /health answers 200. Raises ServerError when the
+        process has exited."""
+        if self.proc.poll() is not None:
+            raise ServerError(f"the {self.role} server {describe_exit(self.proc.returncode)} "
+                              f"while starting on port {self.port}; log {self.log_path}:\n"
+                              + self.log_tail())
+        if health_ok(self.port):
+            self.ready_after_s = time.monotonic() - self.started_at
+            return True
+        return False
+
+    # ---- watching -----------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Returncode if the process exits within timeout, else None."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_between(self, start: int, end: int | None = None) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(start)
+                data = log.read() if end is None else log.read(max(0, end - start))
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def log_tail(self, lines: int = 15) -> str:
+        size = self.log_size()
+        text = self.log_between(max(0, size - 16384))
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ---- stopping -----------------------------------------------------------
+
+    def send(self, sig: int) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)  # our own group (start_new_session)
+        except ProcessLookupError:
+            pass
+
+    def reap(self, grace: float) -> None:
+        """Wait up to grace for the exit that SIGTERM asked for, then SIGKILL."""
+        if self.proc is None:
+            return
+        if self.wait_exit(grace) is None:
+            self.send(signal.SIGKILL)
+            self.proc.wait()
+        else:
+            # The leader is gone; take any child it left in its group with it.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def health_ok(port: int, timeout: float = 1.0) -> bool:
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def start_servers(servers: list[HbfServer], timeout: float) -> None:
+    """Spawn every server, then wait for all to be ready, polling them together.
+    On any failure every server here is stopped before the error is raised."""
+    try:
+        for server in servers:
+            server.spawn()
+        deadline = time.monotonic() + timeout
+        waiting = list(servers)
+        while waiting:
+            waiting = [s for s in waiting if not s.check_ready()]
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{s.role} (port {s.port})" for s in waiting)
+                raise ServerError(f"{names} did not answer GET /health with 200 within {timeout:g} s "
+                                  "(raise --startup-timeout if the build is slow to start); log tail:\n"
+                                  + "\n".join(s.log_tail() for s in waiting))
+            time.sleep(READY_POLL_S)
+    except BaseException:
+        stop_servers(servers, grace=1.0)
+        raise
+
+
+def stop_servers(servers: list[HbfServer], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM all at once, then wait for all: HBF needs ~1.7 s to exit, so
+    stopping them in parallel halves the wait."""
+    for server in servers:
+        server.send(signal.SIGTERM)
+    for server in servers:
+        server.reap(grace)

@@ -1,0 +1,205 @@
+"""Suites as data: which endpoints a run measures, read from a TOML file.
+
+The code holds no endpoint list of its own: the seven endpoints of the original
+bash tool live in suites/hbf-test-pod.toml. A pod may carry its own suite at
+pods/<name>/benchmark.toml in the HBF checkout. Every problem in a suite file
+is found before anything starts and named with the file and the entry.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+DEFAULT_SUITE = SUITES_DIR / "hbf-test-pod.toml"
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+SERVERS = ("normal", "dev")
+_TOP_KEYS = {"name", "description", "endpoints"}
+_ENDPOINT_KEYS = {
+    "name", "category", "method", "path", "headers", "body", "body_file",
+    "content_type", "server", "expect_status", "variable_length", "requests",
+    "concurrency",
+}
+_CATEGORY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be used; the message names file, entry and problem."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    category: str
+    path: str  # path and query, starting with "/"
+    method: str = "GET"
+    server: str = "normal"  # "normal" or "dev": which HBF server answers it
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    content_type: str | None = None
+    expect_status: tuple[int, ...] = ()  # empty: any 2xx
+    variable_length: bool = False  # ab -l: the body length varies between answers
+    requests: int | None = None  # None: the run's --requests
+    concurrency: int | None = None  # None: the run's --concurrency
+
+    def status_ok(self, status: int) -> bool:
+        return status in self.expect_status if self.expect_status else 200 <= status < 300
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    path: Path
+    endpoints: tuple[Endpoint, ...]
+
+    @property
+    def servers(self) -> list[str]:
+        """Which servers the suite needs, in start order."""
+        return [s for s in SERVERS if any(e.server == s for e in self.endpoints)]
+
+    def select(self, patterns: list[str]) -> "Suite":
+        """Keep endpoints whose category or name matches any glob in patterns."""
+        if not patterns:
+            return self
+        kept = tuple(e for e in self.endpoints
+                     if any(fnmatch.fnmatchcase(e.category, p) or fnmatch.fnmatchcase(e.name, p)
+                            for p in patterns))
+        if not kept:
+            names = ", ".join(sorted({e.category for e in self.endpoints}) + [e.name for e in self.endpoints])
+            raise SuiteError(f"--only {' '.join(patterns)} matches no endpoint of suite "
+                             f"{self.name!r}; known categories and names: {names}")
+        return Suite(self.name, self.description, self.path, kept)
+
+
+def load_suite(path: Path) -> Suite:
+    """Read and check a suite file. Raises SuiteError naming file, entry and problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SuiteError(f"suite file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"suite file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"suite file {path} is not valid TOML: {exc}") from None
+    return parse_suite(data, path)
+
+
+def parse_suite(data: dict, path: Path) -> Suite:
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise SuiteError(f"suite {path}: unknown top-level key {sorted(unknown)[0]!r} "
+                         f"(allowed: {', '.join(sorted(_TOP_KEYS))})")
+    entries = data.get("endpoints")
+    if not isinstance(entries, list) or not entries:
+        raise SuiteError(f"suite {path}: needs at least one [[endpoints]] table")
+    endpoints = [_parse_endpoint(entry, index, path) for index, entry in enumerate(entries, 1)]
+    seen = set()
+    for endpoint in endpoints:
+        if endpoint.name in seen:
+            raise SuiteError(f"suite {path}: two endpoints are named {endpoint.name!r}; names must be unique")
+        seen.add(endpoint.name)
+    name = data.get("name", path.stem)
+    description = data.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise SuiteError(f"suite {path}: 'name' and 'description' must be strings")
+    return Suite(name, description, path, tuple(endpoints))
+
+
+def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
+    where = f"suite {path}: endpoint #{index}"
+    if not isinstance(entry, dict):
+        raise SuiteError(f"{where}: must be a table")
+    if "name" in entry:
+        where += f" ({entry['name']!r})"
+    elif "path" in entry:
+        where += f" ({entry['path']!r})"
+
+    def fail(problem: str):
+        raise SuiteError(f"{where}: {problem}")
+
+    unknown = set(entry) - _ENDPOINT_KEYS
+    if unknown:
+        fail(f"unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(_ENDPOINT_KEYS))})")
+    for key in ("category", "path"):
+        if key not in entry:
+            fail(f"missing required key {key!r}")
+    for key in ("name", "category", "method", "path", "body", "body_file", "content_type", "server"):
+        if key in entry and not isinstance(entry[key], str):
+            fail(f"{key!r} must be a string")
+    category = entry["category"]
+    if not _CATEGORY.match(category):
+        fail(f"category {category!r} must be 1-64 letters, digits, '_', '-' or '.'")
+    endpoint_path = entry["path"]
+    if not endpoint_path.startswith("/") or any(c.isspace() for c in endpoint_path):
+        fail(f"path {endpoint_path!r} must start with '/' and hold no spaces")
+    method = entry.get("method", "GET").upper()
+    if method not in METHODS:
+        fail(f"method {entry['method']!r} is not one of {', '.join(METHODS)}")
+    server = entry.get("server", "normal")
+    if server not in SERVERS:
+        fail(f"server {server!r} must be 'normal' or 'dev'")
+    if "body" in entry and "body_file" in entry:
+        fail("give 'body' or 'body_file', not both")
+    body = None
+    if "body" in entry:
+        body = entry["body"].encode("utf-8")
+    elif "body_file" in entry:
+        body_path = (path.parent / entry["body_file"]).resolve()
+        try:
+            body = body_path.read_bytes()
+        except OSError as exc:
+            fail(f"body_file {entry['body_file']!r} cannot be read ({body_path}): {exc.strerror or exc}")
+    if body is not None and method in ("GET", "HEAD"):
+        fail(f"a {method} request cannot carry a body (ab sends bodies only with POST or PUT)")
+    headers = entry.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in headers.items()):
+        fail("'headers' must be a table of string values")
+    for key, value in headers.items():
+        if not re.match(r"^[A-Za-z0-9-]+$", key) or "\n" in value or "\r" in value:
+            fail(f"header {key!r} has a bad name or a line break in its value")
+    expect = entry.get("expect_status", [])
+    if isinstance(expect, int):
+        expect = [expect]
+    if not isinstance(expect, list) or not all(isinstance(s, int) and 100 <= s <= 599 for s in expect):
+        fail("'expect_status' must be a status code or a list of them (100-599)")
+    if not isinstance(entry.get("variable_length", False), bool):
+        fail("'variable_length' must be true or false")
+    for key in ("requests", "concurrency"):
+        if key in entry and (not isinstance(entry[key], int) or isinstance(entry[key], bool)
+                             or entry[key] < 1):
+            fail(f"{key!r} must be a positive whole number")
+    if "requests" in entry and "concurrency" in entry and entry["concurrency"] > entry["requests"]:
+        fail("'concurrency' cannot exceed 'requests'")
+    default_name = endpoint_path if method == "GET" else f"{method} {endpoint_path}"
+    return Endpoint(
+        name=entry.get("name", default_name),
+        category=category,
+        path=endpoint_path,
+        method=method,
+        server=server,
+        headers=tuple(sorted(headers.items())),
+        body=body,
+        content_type=entry.get("content_type", "text/plain" if body is not None else None),
+        expect_status=tuple(expect),
+        variable_length=entry.get("variable_length", False),
+        requests=entry.get("requests"),
+        concurrency=entry.get("concurrency"),
+    )
+
+
+def find_suite(suite_arg: str | None, pod: str, workspace: Path | None) -> Path:
+    """--suite FILE wins; else the pod's own pods/<pod>/benchmark.toml; else the default."""
+    if suite_arg:
+        return Path(suite_arg)
+    if workspace is not None:
+        pod_suite = workspace / "pods" / pod / "benchmark.toml"
+        if pod_suite.is_file():
+            return pod_suite
+    return DEFAULT_SUITE
