@@ -108,7 +108,8 @@ def locate_workspace(args) -> Path | None:
 def choose_target(args, workspace: Path | None):
     """(server command, build step, label) for --demo, --binary, --url or a build."""
     if args.demo:
-        return [sys.executable, str(STANDIN)], None, "stand-in: lib/standin.py"
+        # -S: the stand-in needs no site-packages, and skipping them halves its start.
+        return [sys.executable, "-S", str(STANDIN)], None, "stand-in: lib/standin.py"
     if args.url:
         return None, None, " ".join(filter(None, [args.url, args.dev_url]))
     if args.binary:

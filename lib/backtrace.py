@@ -1,0 +1,81 @@
+"""Crash triage: re-run a crashed endpoint against a fresh server under gdb
+and keep the backtrace of the crashing thread (plus every thread's, which is
+cheap once gdb has stopped the process)."""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+
+from lib import engines
+from lib.server import HbfServer, ServerError, choose_port, start_servers, stop_servers
+
+GDB_STARTUP_TIMEOUT_S = 60.0  # gdb loads symbols before the server starts
+GDB_EXIT_TIMEOUT_S = 30.0  # after the crash: print backtraces, then exit
+
+
+def gdb_wrapper(gdb: str) -> list[str]:
+    return [gdb, "-batch", "-nx",
+            "-ex", "set pagination off",
+            "-ex", "set confirm off",
+            # HBF answers many clients that hang up: SIGPIPE is normal there.
+            "-ex", "handle SIGPIPE nostop noprint pass",
+            "-ex", "run",
+            "-ex", "echo \\n--- hbf-bench: backtrace of the crashing thread\\n",
+            "-ex", "bt",
+            "-ex", "echo \\n--- hbf-bench: all threads\\n",
+            "-ex", "thread apply all bt",
+            "-ex", "kill",
+            "--args"]
+
+
+def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: int) -> str | None:
+    """Returns gdb's backtrace text (also written next to the logs), or None
+    with a message on stderr when gdb is missing or the crash did not recur."""
+    from lib.runner import say
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        say("--backtrace: gdb is not installed (apt-get install gdb); keeping going without a backtrace")
+        return None
+    template = slot.server
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", endpoint.name).strip("-")[:60]
+    port, _ = choose_port(template.port + 1000 if template.port < 64000 else template.port)
+    server = replace(template, port=port, proc=None, wrapper=gdb_wrapper(gdb),
+                     log_path=plan.log_dir / f"run{run_id}-{slug}-gdb.log")
+    say(f"--backtrace: re-running {endpoint.name} against a {slot.role} server under gdb "
+        f"(log {server.log_path})")
+    try:
+        start_servers([server], GDB_STARTUP_TIMEOUT_S)
+    except ServerError as exc:
+        say(f"--backtrace: the server would not start under gdb: {str(exc).splitlines()[0]}")
+        return None
+    try:
+        warmup = plan.warmup if plan.warmup is not None else 0
+        for load in filter(None, (warmup, requests)):
+            engines.run(plan.engine, server.url + endpoint.path, endpoint, requests=load,
+                        concurrency=min(concurrency, load), timeout_s=plan.request_timeout,
+                        keepalive=plan.keepalive)
+            if server.wait_exit(0.5) is not None or not _inferior_alive(server):
+                break
+        # gdb prints the backtraces once the inferior stops, then exits on its own.
+        server.wait_exit(GDB_EXIT_TIMEOUT_S)
+    finally:
+        stop_servers([server], grace=2.0)
+    text = server.log_between(0)
+    marker = text.find("--- hbf-bench: backtrace of the crashing thread")
+    if marker < 0 or "received signal" not in text:
+        say("--backtrace: the crash did not happen again under gdb (timing-dependent?); "
+            f"see {server.log_path}")
+        return None
+    start = text.rfind("\n", 0, text.find("received signal")) + 1
+    backtrace = text[start:].strip()
+    out_file = plan.log_dir / f"run{run_id}-{slug}-backtrace.txt"
+    out_file.write_text(backtrace + "\n", encoding="utf-8")
+    say(f"--backtrace: stored; full text in {out_file}")
+    return backtrace
+
+
+def _inferior_alive(server: HbfServer) -> bool:
+    """gdb stays alive after the inferior crashes; /health tells if HBF still answers."""
+    from lib.server import health_ok
+    return health_ok(server.port, timeout=0.5)
