@@ -162,7 +162,14 @@ def exit_code(outcome, gathered: dict, args) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum, frame):
+    # Outside the run itself (which handles it) SIGTERM still exits as 143.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    import signal
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # before or after the run itself: nothing running yet

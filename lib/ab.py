@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lib.interrupts import deferred
 from lib.loadresult import LoadResult
 from lib.parser import parse_ab, with_csv_percentiles
 
@@ -89,8 +90,9 @@ def run_ab(url: str, *, method: str = "GET", requests: int, concurrency: int,
         stdout_path = scratch_dir / "stdout"
         started = time.monotonic()
         with open(stdout_path, "wb") as stdout_file:
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout_file,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+            with deferred():  # a Ctrl-C now waits until `proc` holds ab's pid
+                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout_file,
+                                        stderr=subprocess.PIPE, start_new_session=True)
             stderr_lines = []
             try:
                 for raw in proc.stderr:

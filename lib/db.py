@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -182,16 +183,17 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
     conn = _connect(str(path))
     version = _schema_version(conn, path)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         if version < SCHEMA_VERSION:
-            if version == 0 and _has_legacy_tables(conn):
-                _backup(conn, path)
             with _transaction(conn):
                 # Re-read inside the write lock: another run may have upgraded it.
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version < SCHEMA_VERSION:
+                    if _has_legacy_tables(conn):
+                        _backup(path)  # byte for byte, while our lock keeps writers out
                     _migrate(conn, version)
+        # WAL lets a reader (show_results) and a second run work beside a run.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error as exc:
         conn.close()
         raise DbError(f"cannot prepare the database {path}: {exc}") from None
@@ -233,17 +235,15 @@ def _has_legacy_tables(conn: sqlite3.Connection) -> bool:
     return {"benchmark_runs", "benchmark_results"} <= names
 
 
-def _backup(conn: sqlite3.Connection, path: Path) -> Path:
+def _backup(path: Path) -> Path:
+    """Copy the file as it is to `<name>.bak-<timestamp>` before upgrading it."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.bak-{stamp}")
     counter = 1
     while target.exists():
         counter += 1
         target = path.with_name(f"{path.name}.bak-{stamp}-{counter}")
-    copy = sqlite3.connect(str(target))
-    with copy:
-        conn.backup(copy)
-    copy.close()
+    shutil.copy2(path, target)
     return target
 
 

@@ -9,9 +9,10 @@
         commit the endpoint's row and samples    -> lib/db.py
     stop the servers (always), set the run's final status
 
-Ctrl-C and SIGTERM become an `Interrupted` exception, so the same `finally`
-that stops the servers runs on every path out; later signals are ignored
-until cleanup is done, so a second Ctrl-C cannot leave orphans either.
+Ctrl-C and SIGTERM become an `Interrupted` exception (lib/interrupts.py), so
+the same `finally` that stops the servers runs on every path out; later
+signals are ignored until cleanup is done, so a second Ctrl-C cannot leave
+orphans either.
 """
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ import signal
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from lib import engines, procstats
+from lib.interrupts import Interrupted, signals_as_exceptions
 from lib.db import Database, DbError, dumps
 from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok,
                         signal_name, start_servers, stop_servers)
@@ -37,36 +38,6 @@ from lib.workspace import WorkspaceError
 CLIENT_BOUND_CPU_PCT = 80.0
 MAX_RESTARTS_PER_SERVER = 3
 DISTINCT_LOG_LINES = 5
-
-
-class Interrupted(BaseException):
-    """Ctrl-C (SIGINT) or SIGTERM arrived; `signum` says which."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def signals_as_exceptions():
-    """The first SIGINT/SIGTERM raises Interrupted; later ones are ignored so
-    the cleanup they interrupt always finishes."""
-    seen: list[int] = []
-
-    def handler(signum, frame):
-        if seen:
-            print(f"hbf-bench: {signal.Signals(signum).name} again: still stopping servers...",
-                  file=sys.stderr, flush=True)
-            return
-        seen.append(signum)
-        raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def default_warmup(requests: int, concurrency: int) -> int:
@@ -165,8 +136,10 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             outcome.crash = exc
         if outcome.status == "running":
             problems = [r for r in db.results(run_id, with_samples=False) if r["status"] != "ok"]
+            # A server that died between endpoints is a crash too, even if
+            # every endpoint was measured after its restart.
             outcome.status = "partial" if problems or outcome.events else "complete"
-            outcome.exit_code = 1 if problems else 0
+            outcome.exit_code = 1 if problems or outcome.events else 0
         try:
             db.update_run(run_id, status=outcome.status, exit_code=outcome.exit_code,
                           error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.interrupts import deferred
+
 HOST = "127.0.0.1"
 READY_POLL_S = 0.02
 STOP_GRACE_S = 5.0
@@ -114,9 +116,10 @@ class HbfServer:
             log.write(f"--- hbf-bench: starting {' '.join(self.argv)}\n".encode())
             log.flush()
             try:
-                self.proc = subprocess.Popen(
-                    self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)  # its own group: our Ctrl-C handling stops it
+                with deferred():  # a Ctrl-C now waits until self.proc holds the pid
+                    self.proc = subprocess.Popen(
+                        self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        start_new_session=True)  # its own group: our Ctrl-C handling stops it
             except OSError as exc:
                 raise ServerError(f"cannot start {self.command[0]}: {exc.strerror or exc}") from None
         self.started_at = time.monotonic()
@@ -129,7 +132,9 @@ class HbfServer:
             raise ServerError(f"the {self.role} server {describe_exit(self.proc.returncode)} "
                               f"while starting on port {self.port}; log {self.log_path}:\n"
                               + self.log_tail())
-        if health_ok(self.port):
+        # Whatever answers must be our process: a server that lost its port
+        # to another one is still alive for a moment while the other answers.
+        if health_ok(self.port) and listens_in_group(self.port, self.proc.pid):
             self.ready_after_s = time.monotonic() - self.started_at
             return True
         return False
@@ -202,6 +207,41 @@ def health_ok(port: int, timeout: float = 1.0) -> bool:
         return False
     parts = status_line.split()
     return len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1] == b"200"
+
+
+def listens_in_group(port: int, pid: int) -> bool:
+    """True when process `pid` or one of its descendants (HBF under gdb)
+    holds the listening socket of `port`. Without Linux's /proc: True."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        except FileNotFoundError:
+            continue
+        except (OSError, StopIteration, IndexError, ValueError):
+            return True
+    if not inodes:
+        return False
+    family = [pid]
+    for member in family:  # grows as children are found
+        try:
+            for fd in os.scandir(f"/proc/{member}/fd"):
+                try:
+                    if os.readlink(fd.path) in inodes:
+                        return True
+                except OSError:
+                    continue
+            for task in os.scandir(f"/proc/{member}/task"):
+                with open(f"{task.path}/children") as children:
+                    family.extend(int(c) for c in children.read().split())
+        except OSError:
+            continue
+    return False
 
 
 def start_servers(servers: list[HbfServer], timeout: float) -> None:

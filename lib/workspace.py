@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lib.interrupts import deferred
+
 _MODULE_HBF = re.compile(r"""module\s*\(\s*name\s*=\s*["']hbf["']""")
 POD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 BUILD_MODES = ("opt", "dbg", "fastbuild")
@@ -73,9 +75,10 @@ def bazel_build(workspace: Path, pod: str, mode: str) -> Path:
                              "or pass --binary PATH / --no-build to use an existing binary")
     command = [bazel, "build", f"//:{pod_target(pod)}", f"--compilation_mode={mode}"]
     print(f"hbf-bench: building: {' '.join(command)}", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(command, cwd=workspace, stdin=subprocess.DEVNULL,
-                            stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-                            start_new_session=True)
+    with deferred():  # a Ctrl-C now waits until `proc` holds bazel's pid
+        proc = subprocess.Popen(command, cwd=workspace, stdin=subprocess.DEVNULL,
+                                stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
+                                start_new_session=True)
     try:
         code = proc.wait()
     except BaseException:

@@ -3,26 +3,15 @@ server, real ab, a throwaway database."""
 import json
 import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-from tests.support import REPO, free_port, requires_ab
+from tests.cli import demo_args, run_benchmark
+from tests.support import free_port, requires_ab
 from tests.test_zz_leftovers import tagged_processes
 
 HOSTILE = "it's \"quoted\"; DROP TABLE benchmark_runs; --\nline two `uname` $(id) ünïcødé ✓"
-
-
-def run_benchmark(*args, timeout=120):
-    return subprocess.run([sys.executable, str(REPO / "benchmark.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
-
-
-def demo_args(db, *extra, requests=300, concurrency=4):
-    return ["--demo", "--requests", requests, "--concurrency", concurrency, "--db", db,
-            "--port", free_port(), "--dev-port", free_port(), *extra]
 
 
 @requires_ab

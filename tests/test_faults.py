@@ -1,0 +1,351 @@
+"""Every fault a benchmark meets, provoked for real: signals, crashes, hangs,
+servers that never come up, missing programs, database trouble.
+
+Each test checks what the user sees (exit status, one clear line), what the
+database keeps, and that no process is left behind.
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import stat
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+from tests.cli import LiveBenchmark, demo_args, run_benchmark
+from tests.support import free_port, requires_ab, wait_until
+from tests.test_zz_leftovers import tagged_processes
+
+
+def runs(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT run_id, status, error FROM benchmark_runs ORDER BY run_id").fetchall()
+
+
+def results(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT endpoint, status, error, crash_signal FROM benchmark_results"
+                            " ORDER BY result_id").fetchall()
+
+
+def no_leftovers(test):
+    wait_until(lambda: not tagged_processes(), timeout=10,
+               message=lambda: f"left running: {tagged_processes()}")
+
+
+def slow_suite(tmp: Path) -> Path:
+    """normal, dev, normal: to act on one server while the other is measured."""
+    suite = tmp / "suite.toml"
+    suite.write_text(textwrap.dedent("""
+        [[endpoints]]
+        category = "runtime"
+        path = "/hello"
+        [[endpoints]]
+        name = "GET /__dev/api/files"
+        category = "fs_read"
+        path = "/__dev/api/files"
+        server = "dev"
+        variable_length = true
+        [[endpoints]]
+        category = "runtime"
+        path = "/echo"
+    """))
+    return suite
+
+
+class WithTmp(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.db = self.tmp / "r.db"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+        no_leftovers(self)
+
+
+@requires_ab
+class Interrupts(WithTmp):
+    def _interrupt_during_third_endpoint(self, sig, twice=False):
+        live = LiveBenchmark(*demo_args(self.db, "--only", "static", "--only", "runtime",
+                                        "--server-arg=--delay-ms", "--server-arg=5",
+                                        requests=2000, concurrency=4))
+        live.wait_for("[3/5]")
+        live.signal(sig)
+        if twice:
+            live.signal(sig)
+        code = live.finish()
+        return code, live
+
+    def test_ctrl_c_during_ab_keeps_finished_results(self):
+        code, live = self._interrupt_during_third_endpoint(signal.SIGINT)
+        self.assertEqual(code, 130, live.stderr[-2000:])
+        (run_id, status, error), = runs(self.db)
+        self.assertEqual(status, "interrupted")
+        self.assertIn("SIGINT", error)
+        stored = results(self.db)
+        self.assertEqual([r[0] for r in stored], ["/static/style.css", "/static/favicon.ico"])
+        self.assertTrue(all(r[1] == "ok" for r in stored))
+        self.assertIn("INTERRUPTED", live.stdout)
+
+    def test_sigterm_exits_143(self):
+        code, live = self._interrupt_during_third_endpoint(signal.SIGTERM)
+        self.assertEqual(code, 143, live.stderr[-2000:])
+        self.assertEqual(runs(self.db)[0][1], "interrupted")
+
+    def test_second_ctrl_c_leaves_no_orphans(self):
+        code, live = self._interrupt_during_third_endpoint(signal.SIGINT, twice=True)
+        self.assertEqual(code, 130, live.stderr[-2000:])
+        self.assertEqual(runs(self.db)[0][1], "interrupted")
+
+    def test_ctrl_c_during_startup(self):
+        live = LiveBenchmark(*demo_args(self.db, "--server-arg=--startup-delay-ms",
+                                        "--server-arg=20000", requests=50, concurrency=2))
+        live.wait_for("starting")
+        live.signal(signal.SIGINT)
+        self.assertEqual(live.finish(), 130, live.stderr[-2000:])
+        self.assertEqual(runs(self.db)[0][1], "interrupted")
+        self.assertEqual(results(self.db), [])
+
+    def test_ctrl_c_during_build(self):
+        workspace = self.tmp / "hbf"
+        workspace.mkdir()
+        (workspace / "MODULE.bazel").write_text('module(name = "hbf", version = "0.1.0")\n')
+        bindir = self.tmp / "bin"
+        bindir.mkdir()
+        fake_bazel = bindir / "bazel"
+        # A stand-in for a long bazel build: prints, then works for a long time.
+        fake_bazel.write_text("#!/bin/sh\necho 'INFO: Analyzed target //:hbf_test' >&2\nexec sleep 60\n")
+        fake_bazel.chmod(0o755)
+        env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+        live = LiveBenchmark("--workspace", workspace, "--db", self.db, "--requests", 10,
+                             "--concurrency", 1, env=env)
+        live.wait_for("Analyzed target")
+        live.signal(signal.SIGINT)
+        self.assertEqual(live.finish(), 130, live.stderr[-2000:])
+        self.assertEqual(runs(self.db)[0][1], "interrupted")
+
+
+@requires_ab
+class Crashes(WithTmp):
+    def test_crash_between_endpoints_restarts_the_server(self):
+        dumps = self.tmp / "dumps"
+        dumps.mkdir()
+        live = LiveBenchmark(*demo_args(self.db, "--suite", slow_suite(self.tmp), "--json",
+                                        "--server-arg=--delay-ms", "--server-arg=20",
+                                        requests=300, concurrency=2))
+        live.wait_for("[2/3]")
+        # The normal server dies while the dev server is being measured.
+        normal = [p for p in tagged_processes() if "standin.py" in p and "--dev" not in p]
+        self.assertEqual(len(normal), 1, normal)
+        os.kill(int(normal[0].split()[1].rstrip(":")), signal.SIGSEGV)
+        code = live.finish()
+        self.assertEqual(code, 1, live.stderr[-2000:])
+        report = json.loads(live.stdout)
+        self.assertEqual(report["status"], "partial")
+        self.assertEqual([r["status"] for r in report["results"]], ["ok", "ok", "ok"])
+        self.assertIn("between endpoints", report["error"])
+        self.assertIn("SIGSEGV", report["error"])
+
+    def test_server_that_crashes_again_at_restart_is_given_up(self):
+        marker = self.tmp / "started-once"
+        suite = self.tmp / "suite.toml"
+        suite.write_text('[[endpoints]]\ncategory = "runtime"\npath = "/hello"\n'
+                         '[[endpoints]]\ncategory = "runtime"\npath = "/echo"\n'
+                         '[[endpoints]]\ncategory = "runtime"\npath = "/user/42"\n')
+        done = run_benchmark(*demo_args(self.db, "--suite", suite, "--json", "--warmup", 0,
+                                        "--server-arg=--crash-on", "--server-arg=/hello",
+                                        "--server-arg=--crash-after", "--server-arg=20",
+                                        "--server-arg=--crash-at-start-if-exists",
+                                        f"--server-arg={marker}", requests=100, concurrency=2))
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        report = json.loads(done.stdout)
+        statuses = [(r["endpoint"], r["status"]) for r in report["results"]]
+        self.assertEqual(statuses, [("/hello", "crashed"), ("/echo", "failed"), ("/user/42", "failed")])
+        self.assertIn("did not come back", report["results"][1]["error"])
+        self.assertEqual(done.stderr.count("restarting the normal server"), 1)
+
+    def test_hung_server_is_a_timeout_and_is_restarted(self):
+        suite = self.tmp / "suite.toml"
+        suite.write_text('[[endpoints]]\ncategory = "runtime"\npath = "/hello"\n'
+                         '[[endpoints]]\ncategory = "runtime"\npath = "/echo"\n')
+        done = run_benchmark(*demo_args(self.db, "--suite", suite, "--json", "--warmup", 0,
+                                        "--request-timeout", 1,
+                                        "--server-arg=--hang-on", "--server-arg=/hello",
+                                        "--server-arg=--hang-after", "--server-arg=30",
+                                        requests=200, concurrency=2))
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        hello, echo = json.loads(done.stdout)["results"]
+        self.assertEqual(hello["status"], "timeout")
+        self.assertIn("request timeout", hello["error"])
+        self.assertGreaterEqual(hello["complete_requests"], 20)
+        self.assertEqual(echo["status"], "ok")
+        self.assertIn("restarting the normal server", done.stderr)
+
+
+class ServersThatNeverServe(WithTmp):
+    def test_never_ready(self):
+        done = run_benchmark(*demo_args(self.db, "--startup-timeout", 0.5,
+                                        "--server-arg=--startup-delay-ms", "--server-arg=30000"))
+        self.assertEqual(done.returncode, 2)
+        first = done.stderr.strip().splitlines()
+        self.assertTrue(any("did not answer GET /health" in line for line in first), done.stderr)
+        self.assertEqual(runs(self.db)[0][1], "failed")
+
+    def test_exits_at_start_with_its_log(self):
+        done = run_benchmark(*demo_args(self.db, "--server-arg=--no-such-flag"))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("exited with status 1 while starting", done.stderr)
+        self.assertIn("--no-such-flag", done.stderr)  # the server's own complaint, from its log
+
+    def test_port_taken_inside_the_server(self):
+        import socket
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", 0))
+            squatter.listen()
+            busy = squatter.getsockname()[1]
+            # A later --port wins in the server's own parsing: it binds a taken port.
+            done = run_benchmark(*demo_args(self.db, f"--server-arg=--port", f"--server-arg={busy}"))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("Failed to start HTTP server", done.stderr)
+
+    def test_binary_missing_or_not_executable(self):
+        script = self.tmp / "hbf"
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        for binary in (self.tmp / "missing", script):
+            with self.subTest(binary=binary.name):
+                done = run_benchmark("--binary", binary, "--db", self.db)
+                self.assertEqual(done.returncode, 2)
+                self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
+                self.assertIn("not an executable file", done.stderr)
+        self.assertFalse(self.db.exists())
+
+
+class LoadGeneratorTrouble(WithTmp):
+    def test_ab_missing(self):
+        empty = self.tmp / "empty-bin"
+        empty.mkdir()
+        env = dict(os.environ, PATH=str(empty))
+        done = run_benchmark(*demo_args(self.db, "--engine", "ab"), env=env)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("ab (ApacheBench) is not installed", done.stderr)
+        self.assertIn("apt-get install apache2-utils", done.stderr)
+        self.assertFalse(self.db.exists())
+
+    def test_ab_failing_for_its_own_reason_is_stored_with_its_words(self):
+        bindir = self.tmp / "bin"
+        bindir.mkdir()
+        fake = bindir / "ab"
+        # Answers -V like ab, refuses every run like ab does on a bad URL.
+        fake.write_text("#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'This is ApacheBench, Version 2.3'; exit 0; fi\n"
+                        "echo 'ab: invalid URL' >&2\nexit 22\n")
+        fake.chmod(0o755)
+        env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+        done = run_benchmark(*demo_args(self.db, "--only", "/hello", "--json", requests=20,
+                                        concurrency=2), env=env)
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        result = json.loads(done.stdout)["results"][0]
+        self.assertEqual(result["status"], "failed")
+        self.assertIn("ab: invalid URL", result["error"])
+
+
+@requires_ab
+class DatabaseTrouble(WithTmp):
+    def test_database_deleted_mid_run(self):
+        live = LiveBenchmark(*demo_args(self.db, "--only", "static", "--only", "runtime",
+                                        "--server-arg=--delay-ms", "--server-arg=5",
+                                        requests=600, concurrency=4))
+        live.wait_for("[2/5]")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        code = live.finish()
+        self.assertEqual(code, 2, live.stderr[-2000:])
+        self.assertIn("was deleted or replaced during the run", live.stderr)
+
+    def test_database_locked_mid_run(self):
+        env = dict(os.environ, HBF_BENCH_DB_BUSY_TIMEOUT="1")
+        live = LiveBenchmark(*demo_args(self.db, "--only", "static", "--only", "runtime",
+                                        "--server-arg=--delay-ms", "--server-arg=5",
+                                        requests=600, concurrency=4), env=env)
+        live.wait_for("[2/5]")
+        locker = sqlite3.connect(self.db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            code = live.finish()
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        self.assertEqual(code, 2, live.stderr[-2000:])
+        self.assertIn("database is locked", live.stderr)
+        # What finished before the lock is kept.
+        self.assertEqual(results(self.db)[0][:2], ("/static/style.css", "ok"))
+
+    def test_two_runs_at_once_on_one_database_and_the_same_ports(self):
+        ports = ["--port", free_port(), "--dev-port", free_port()]
+        args = ["--demo", "--requests", 200, "--concurrency", 2, "--only", "runtime",
+                "--db", self.db, *ports, "--json"]
+        first, second = LiveBenchmark(*args), LiveBenchmark(*args)
+        codes = [first.finish(), second.finish()]
+        self.assertEqual(codes, [0, 0], first.stderr[-1500:] + second.stderr[-1500:])
+        ids = {json.loads(first.stdout)["run_id"], json.loads(second.stdout)["run_id"]}
+        self.assertEqual(ids, {1, 2})
+        with sqlite3.connect(self.db) as conn:
+            counts = conn.execute("SELECT run_id, count(*) FROM benchmark_results GROUP BY run_id").fetchall()
+        self.assertEqual(sorted(counts), [(1, 3), (2, 3)])
+
+
+class DatabaseFiles(WithTmp):
+    def test_legacy_database_is_upgraded_once_with_a_backup(self):
+        legacy = Path(__file__).parent / "fixtures" / "legacy-results.db"
+        shutil.copy(legacy, self.db)
+        done = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertIn(done.returncode, (0,), done.stderr[-2000:])
+        backups = list(self.tmp.glob("r.db.bak-*"))
+        self.assertEqual(len(backups), 1)
+        self.assertEqual(backups[0].read_bytes(), legacy.read_bytes())
+        with sqlite3.connect(self.db) as conn:
+            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], 1)
+            old = conn.execute("SELECT status, pod FROM benchmark_runs WHERE run_id <= 3").fetchall()
+            self.assertEqual(old, [("complete", "test")] * 3)
+            self.assertEqual(conn.execute("SELECT count(*), min(status), max(status) FROM benchmark_results"
+                                          " WHERE run_id <= 3").fetchone(), (21, "ok", "ok"))
+            caveats = conn.execute("SELECT count(*) FROM benchmark_results WHERE caveat IS NOT NULL").fetchone()[0]
+            self.assertEqual(caveats, 6)  # favicon and POST-as-PUT rows of three runs
+            self.assertEqual(conn.execute("SELECT notes FROM benchmark_runs WHERE run_id = 1").fetchone()[0],
+                             "baseline before optimization")
+        again = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertEqual(again.returncode, 0, again.stderr[-2000:])
+        self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)
+
+    def test_not_a_database(self):
+        self.db.write_bytes(b"this is a text file, not SQLite\n" * 10)
+        before = self.db.read_bytes()
+        done = run_benchmark(*demo_args(self.db))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("is not a results database", done.stderr)
+        self.assertEqual(len(done.stderr.strip().splitlines()), 1)
+        self.assertEqual(self.db.read_bytes(), before)
+
+    def test_newer_schema(self):
+        with sqlite3.connect(self.db) as conn:
+            conn.execute("CREATE TABLE benchmark_runs (run_id INTEGER PRIMARY KEY, timestamp TEXT)")
+            conn.execute("PRAGMA user_version = 99")
+        before = self.db.read_bytes()
+        done = run_benchmark(*demo_args(self.db))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("newer than this tool knows", done.stderr)
+        self.assertEqual(self.db.read_bytes(), before)
+
+    def test_unwritable_place(self):
+        # /proc refuses new folders even to root, unlike chmod'ed ones.
+        done = run_benchmark(*demo_args("/proc/hbf-bench-test/results.db"))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("cannot create the database folder", done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
