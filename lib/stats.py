@@ -1,0 +1,636 @@
+"""Statistics for hbf-bench: summaries, significance tests and the verdict.
+
+Pure functions, standard library only, no I/O. Conventions shared by every
+function here:
+
+* ``None`` means "undefined" (empty input, a stdev of one value, a ratio over
+  zero) instead of raising or returning a misleading 0.0.
+* ``None`` (and NaN) entries in an input list are dropped before computing:
+  a run that did not report a metric must not break a summary. Functions that
+  work on positions (``detect_steps``, ``linear_slope``, ``sparkline``) keep the
+  original positions.
+
+The verdict (``compare``) follows pyperf's idea (significance test AND a
+minimum effect size) and its wording follows criterion.rs; see ``compare``.
+"""
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from dataclasses import dataclass
+
+__all__ = [
+    "REGRESSED", "IMPROVED", "NO_CHANGE", "INSUFFICIENT", "VERDICTS",
+    "METHOD_MANN_WHITNEY", "METHOD_WELCH", "METHOD_HISTORY", "METHOD_NONE",
+    "median", "percentile", "mean", "stdev", "summarize", "geometric_mean",
+    "mann_whitney_u", "welch_t_test", "bootstrap_ratio_ci", "history_zscore",
+    "Comparison", "compare", "detect_steps", "sparkline", "linear_slope",
+    "looks_like_leak",
+]
+
+REGRESSED = "regressed"
+IMPROVED = "improved"
+NO_CHANGE = "no significant change"
+INSUFFICIENT = "insufficient data"
+VERDICTS = (REGRESSED, IMPROVED, NO_CHANGE, INSUFFICIENT)
+
+METHOD_MANN_WHITNEY = "mann-whitney"
+METHOD_WELCH = "welch t-test"  # only when Mann-Whitney cannot reach alpha at all
+METHOD_HISTORY = "history z-score"
+METHOD_NONE = "none"
+
+# Exact Mann-Whitney when there are no ties and both sides have at most this
+# many samples (the U distribution then has at most 401 points).
+EXACT_MAX_N = 20
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+# ---------------------------------------------------------------- basics
+
+def _clean(values) -> list[float]:
+    """The numbers of ``values`` without None/NaN (missing measurements)."""
+    if values is None:
+        return []
+    out = []
+    for v in values:
+        if v is None:
+            continue
+        v = float(v)
+        if math.isnan(v):
+            continue
+        out.append(v)
+    return out
+
+
+def median(values) -> float | None:
+    """Middle value; the mean of the two middle ones for an even count.
+
+    Note this interpolates, so it can differ from ``percentile(values, 50)``,
+    which always returns a sample (as ab does). None when empty.
+    """
+    xs = _clean(values)
+    return statistics.median(xs) if xs else None
+
+
+def percentile(values, p: float) -> float | None:
+    """p-th percentile (0..100) by ab's own nearest-rank rule.
+
+    ab sorts the samples and prints ``sorted[int(n * p / 100)]`` (0-based), with
+    p >= 100 giving the maximum. We do the same so a percentile computed from
+    raw samples equals the one ab prints for the same samples. That is one rank
+    higher than the textbook nearest-rank (ceil) when n*p/100 is a whole number,
+    e.g. p50 of [1, 2, 3, 4] is 3. No interpolation: the result is always a
+    sample. p <= 0 gives the minimum. None when empty.
+    """
+    xs = sorted(_clean(values))
+    if not xs:
+        return None
+    n = len(xs)
+    if p >= 100:
+        return xs[-1]
+    if p <= 0:
+        return xs[0]
+    if float(p).is_integer():
+        idx = (n * int(p)) // 100  # exact integer arithmetic, like ab's C
+    else:
+        idx = int(math.floor(n * p / 100.0))
+    return xs[min(idx, n - 1)]
+
+
+def mean(values) -> float | None:
+    """Arithmetic mean (accurate summation). None when empty."""
+    xs = _clean(values)
+    return math.fsum(xs) / len(xs) if xs else None
+
+
+def stdev(values) -> float | None:
+    """Sample standard deviation (n - 1 denominator).
+
+    None for fewer than 2 values: the spread of one run is unknown, not zero,
+    and a 0.0 would look like a perfectly quiet benchmark.
+    """
+    xs = _clean(values)
+    n = len(xs)
+    if n < 2:
+        return None
+    m = math.fsum(xs) / n
+    return math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (n - 1))
+
+
+def summarize(values) -> dict:
+    """dict(count, min, max, mean, median, stdev); None where undefined."""
+    xs = _clean(values)
+    return {
+        "count": len(xs),
+        "min": min(xs) if xs else None,
+        "max": max(xs) if xs else None,
+        "mean": mean(xs),
+        "median": median(xs),
+        "stdev": stdev(xs),
+    }
+
+
+def geometric_mean(values) -> float | None:
+    """Geometric mean, the right average for ratios (e.g. speedups).
+
+    None when empty or when any value is <= 0 (undefined there).
+    """
+    xs = _clean(values)
+    if not xs or any(x <= 0 for x in xs):
+        return None
+    return math.exp(math.fsum(math.log(x) for x in xs) / len(xs))
+
+
+# ---------------------------------------------------------- significance
+
+def _ranks(pooled: list[float]) -> tuple[list[float], list[int]]:
+    """Average ranks (1-based) of ``pooled`` in input order, and tie sizes."""
+    order = sorted(range(len(pooled)), key=pooled.__getitem__)
+    ranks = [0.0] * len(pooled)
+    ties = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and pooled[order[j + 1]] == pooled[order[i]]:
+            j += 1
+        avg = (i + j) / 2.0 + 1.0
+        for k in range(i, j + 1):
+            ranks[order[k]] = avg
+        if j > i:
+            ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def _u_counts(n1: int, n2: int) -> list[int]:
+    """How many of the C(n1+n2, n1) orderings give each U = 0..n1*n2.
+
+    Dynamic programming on f(i, j)[u] = f(i-1, j)[u-j] + f(i, j-1)[u]:
+    the largest of all i+j values belongs to sample 1 (it beats all j values
+    of sample 2) or to sample 2 (it adds nothing).
+    """
+    # row[j] = f(i, j) for the current i
+    row = [[1] for _ in range(n2 + 1)]  # f(0, j): only U = 0
+    for i in range(1, n1 + 1):
+        new = [[1]]  # f(i, 0)
+        for j in range(1, n2 + 1):
+            up = row[j]  # f(i-1, j), shifted by j
+            left = new[j - 1]  # f(i, j-1)
+            cur = [0] * (i * j + 1)
+            for u, c in enumerate(left):
+                cur[u] += c
+            for u, c in enumerate(up):
+                cur[u + j] += c
+            new.append(cur)
+        row = new
+    return row[n2]
+
+
+def mann_whitney_u(a, b) -> tuple[float, float]:
+    """Mann-Whitney U test: (U of ``a``, two-sided p-value).
+
+    U counts the pairs (x in a, y in b) with x > y, ties counting 1/2 (scipy's
+    U1); tables list min(U, len(a)*len(b) - U). The p-value is exact
+    (enumerated U distribution) when there are no ties and both samples have
+    at most 20 values, else the normal approximation with tie and continuity
+    correction. Rank-based, so one wild outlier cannot fake a change.
+    Raises ValueError when a side is empty.
+    """
+    xs, ys = _clean(a), _clean(b)
+    n1, n2 = len(xs), len(ys)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("mann_whitney_u needs at least one value on each side")
+    ranks, ties = _ranks(xs + ys)
+    u1 = math.fsum(ranks[:n1]) - n1 * (n1 + 1) / 2.0
+    nn = n1 * n2
+    if not ties and n1 <= EXACT_MAX_N and n2 <= EXACT_MAX_N:
+        counts = _u_counts(n1, n2)
+        k = int(round(min(u1, nn - u1)))  # distribution is symmetric
+        p = 2.0 * sum(counts[: k + 1]) / sum(counts)
+        return u1, min(1.0, p)
+    n = n1 + n2
+    tie_term = sum(t ** 3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+    var = nn / 12.0 * ((n + 1) - tie_term)
+    if var <= 0:  # every value equal: nothing to tell apart
+        return u1, 1.0
+    z = max(0.0, abs(u1 - nn / 2.0) - 0.5) / math.sqrt(var)
+    return u1, min(1.0, math.erfc(z / math.sqrt(2.0)))
+
+
+def _mw_min_p(n1: int, n2: int) -> float:
+    """Smallest two-sided p Mann-Whitney can give for these sizes (no ties)."""
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction for the incomplete beta (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(lbeta + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def _t_two_sided_p(t: float, df: float) -> float:
+    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom."""
+    if math.isinf(t):
+        return 0.0
+    return min(1.0, _betainc(df / 2.0, 0.5, df / (df + t * t)))
+
+
+def welch_t_test(a, b) -> tuple[float, float, float] | None:
+    """Welch's unequal-variance t-test: (t, df, two-sided p); t > 0 if b > a.
+
+    ``compare`` uses it only for 3 vs 3 / 3 vs 4 samples, where even a perfect
+    separation gives Mann-Whitney p >= 0.057. Two constant samples give
+    p = 0.0 when their values differ (t = +-inf) and 1.0 when equal.
+    None when a side has fewer than 2 values.
+    """
+    xs, ys = _clean(a), _clean(b)
+    n1, n2 = len(xs), len(ys)
+    if n1 < 2 or n2 < 2:
+        return None
+    m1, m2 = math.fsum(xs) / n1, math.fsum(ys) / n2
+    v1 = math.fsum((x - m1) ** 2 for x in xs) / (n1 - 1) / n1
+    v2 = math.fsum((y - m2) ** 2 for y in ys) / (n2 - 1) / n2
+    se2 = v1 + v2
+    if se2 == 0.0:
+        if m1 == m2:
+            return 0.0, float(n1 + n2 - 2), 1.0
+        return math.copysign(math.inf, m2 - m1), float(n1 + n2 - 2), 0.0
+    t = (m2 - m1) / math.sqrt(se2)
+    df = se2 ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+    return t, df, _t_two_sided_p(t, df)
+
+
+def bootstrap_ratio_ci(a, b, confidence: float = 0.95, iterations: int = 2000,
+                       seed: int = 0) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval for median(b) / median(a).
+
+    Both samples are resampled with replacement ``iterations`` times using
+    ``random.Random(seed)``, so the same inputs and seed always give the same
+    interval. E.g. (0.85, 0.93) for req/s means the candidate is 7-15% slower.
+    None when a side is empty or every resampled median of ``a`` is 0.
+    Cost grows with iterations * sample size: fine for per-run figures, slow
+    for thousands of per-request latencies.
+    """
+    xs, ys = _clean(a), _clean(b)
+    if not xs or not ys or not 0 < confidence < 1 or iterations < 1:
+        return None
+    rng = random.Random(seed)
+    n1, n2 = len(xs), len(ys)
+    med = statistics.median
+    ratios = []
+    for _ in range(iterations):
+        ma = med(rng.choices(xs, k=n1))
+        mb = med(rng.choices(ys, k=n2))
+        if ma != 0:
+            ratios.append(mb / ma)
+    if not ratios:
+        return None
+    ratios.sort()
+    k = len(ratios)
+    tail = (1.0 - confidence) / 2.0
+    lo = ratios[min(k - 1, int(math.floor(tail * k)))]
+    hi = ratios[max(0, int(math.ceil((1.0 - tail) * k)) - 1)]
+    return lo, hi
+
+
+def history_zscore(history, value) -> float | None:
+    """(value - mean(history)) / stdev(history): how unusual ``value`` is.
+
+    None with fewer than 2 history points or a zero stdev (no noise measured,
+    so no scale to measure against) or when ``value`` is None.
+    """
+    xs = _clean(history)
+    if value is None or len(xs) < 2:
+        return None
+    sd = stdev(xs)
+    if not sd:
+        return None
+    return (float(value) - mean(xs)) / sd
+
+
+# --------------------------------------------------------------- verdict
+
+@dataclass
+class Comparison:
+    verdict: str  # one of VERDICTS
+    change_pct: float | None  # candidate median vs baseline median, signed as the raw value moves
+    method: str  # METHOD_MANN_WHITNEY, METHOD_WELCH, METHOD_HISTORY or METHOD_NONE
+    p_value: float | None
+    z: float | None
+    explanation: str
+    baseline_median: float | None = None
+    candidate_median: float | None = None
+    n_baseline: int = 0
+    n_candidate: int = 0
+
+
+def _fmt_p(p: float) -> str:
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def _moved(metric: str, change_pct: float) -> str:
+    if change_pct == 0:
+        return f"{metric} unchanged"
+    word = "rose" if change_pct > 0 else "fell"
+    return f"{metric} {word} {abs(change_pct):.1f}%"
+
+
+def _direction(change_pct: float, higher_is_better: bool) -> str:
+    better = change_pct > 0 if higher_is_better else change_pct < 0
+    return IMPROVED if better else REGRESSED
+
+
+def compare(baseline, candidate, *, threshold_pct: float = 5.0,
+            higher_is_better: bool = True, history=None, alpha: float = 0.05,
+            min_history: int = 5, metric: str = "median") -> Comparison:
+    """Did ``candidate`` get better or worse than ``baseline``?
+
+    ``baseline`` and ``candidate`` are samples (one value per run) of one
+    metric; ``higher_is_better`` is True for req/s, False for latency or CPU
+    per request. change_pct = (median(cand) - median(base)) / |median(base)|
+    * 100, signed as the raw value moves (req/s 100 -> 80 is -20.0). A change
+    is only called when it is both real (beyond noise) and big enough to care
+    about (|change_pct| >= threshold_pct):
+
+    * a side is empty -> "insufficient data";
+    * baseline median 0 -> change_pct None and "insufficient data" (or
+      "no significant change" when the candidate median is 0 too);
+    * >= 3 samples on both sides -> Mann-Whitney two-sided p < alpha and
+      |change_pct| >= threshold_pct gives regressed/improved, else
+      "no significant change". When the sizes are so small that Mann-Whitney
+      cannot reach alpha even for perfectly separated samples (3 vs 3 and
+      3 vs 4 at alpha 0.05) Welch's t-test supplies p instead
+      (method "welch t-test");
+    * fewer than 3 samples on a side -> judged against ``history`` (earlier
+      comparable runs' values of this metric, not including baseline or
+      candidate). Fewer than ``min_history`` points -> "insufficient data".
+      Otherwise noise = stdev(history) / |mean(history)| in percent, and a
+      change is called when |change_pct| >= threshold_pct AND |change_pct|
+      >= 3 * noise, i.e. |z| >= 3 where z = change_pct / noise (None when
+      the history is perfectly flat; the threshold alone then decides).
+
+    ``metric`` names the value in the explanation, e.g. "req/s".
+    """
+    base, cand = _clean(baseline), _clean(candidate)
+    nb, nc = len(base), len(cand)
+    res = dict(baseline_median=median(base), candidate_median=median(cand),
+               n_baseline=nb, n_candidate=nc)
+
+    if nb == 0 or nc == 0:
+        which = ("baseline" if nb == 0 else "candidate") if nb or nc else "baseline or candidate"
+        return Comparison(INSUFFICIENT, None, METHOD_NONE, None, None,
+                          f"no {which} samples", **res)
+
+    bm, cm = res["baseline_median"], res["candidate_median"]
+    if bm == 0:
+        if cm == 0:
+            return Comparison(NO_CHANGE, None, METHOD_NONE, None, None,
+                              f"{metric} is 0 on both sides", **res)
+        return Comparison(INSUFFICIENT, None, METHOD_NONE, None, None,
+                          f"baseline {metric} is 0: a percent change is undefined", **res)
+    change = (cm - bm) / abs(bm) * 100.0
+    moved = _moved(metric, change)
+    big_enough = abs(change) >= threshold_pct
+    sizes = f"{nb} vs {nc} samples"
+
+    if nb >= 3 and nc >= 3:
+        if _mw_min_p(nb, nc) >= alpha:
+            method = METHOD_WELCH
+            t, _df, p = welch_t_test(base, cand)
+            how = f"{_fmt_p(p)}, {sizes}, t-test"
+        else:
+            method = METHOD_MANN_WHITNEY
+            _u, p = mann_whitney_u(base, cand)
+            how = f"{_fmt_p(p)}, {sizes}"
+        if p < alpha and big_enough and change != 0:
+            return Comparison(_direction(change, higher_is_better), change, method, p, None,
+                              f"{moved} ({how})", **res)
+        if p < alpha:
+            why = f"{moved} ({how}): below the {threshold_pct:g}% threshold"
+        else:
+            why = f"{moved} but {how}: within noise"
+        return Comparison(NO_CHANGE, change, method, p, None, why, **res)
+
+    # Too few samples to measure noise from the runs themselves: use history.
+    few = min(nb, nc)
+    few_txt = "single sample" if few == 1 else f"only {few} samples"
+    hist = _clean(history)
+    if len(hist) < min_history:
+        runs = "earlier run" if len(hist) == 1 else "earlier runs"
+        return Comparison(INSUFFICIENT, change, METHOD_NONE, None, None,
+                          f"{few_txt} and only {len(hist)} {runs}: "
+                          f"not enough history to judge noise", **res)
+    hmean, hsd = mean(hist), stdev(hist)
+    if hmean == 0:
+        return Comparison(INSUFFICIENT, change, METHOD_NONE, None, None,
+                          f"earlier runs average 0 {metric}: cannot judge noise", **res)
+    noise_pct = hsd / abs(hmean) * 100.0
+    z = change / noise_pct if noise_pct > 0 else None
+    beyond_noise = abs(change) >= 3.0 * noise_pct
+    ctx = f"{len(hist)} earlier runs, noise ±{noise_pct:.1f}%"
+    if big_enough and beyond_noise and change != 0:
+        zt = f"z={z:+.1f} against " if z is not None else ""
+        return Comparison(_direction(change, higher_is_better), change, METHOD_HISTORY, None, z,
+                          f"{moved} ({zt}{ctx})", **res)
+    if not big_enough:
+        why = f"{moved}: below the {threshold_pct:g}% threshold ({ctx})"
+    else:
+        why = f"{moved}: within 3x the noise ({ctx})"
+    return Comparison(NO_CHANGE, change, METHOD_HISTORY, None, z, why, **res)
+
+
+# ------------------------------------------------------------ over time
+
+def _present(values) -> list[tuple[int, float]]:
+    """(original index, value) for the measured points of a series."""
+    out = []
+    for i, v in enumerate(values or ()):
+        if v is None:
+            continue
+        v = float(v)
+        if not math.isnan(v):
+            out.append((i, v))
+    return out
+
+
+def _sad(xs: list[float]) -> tuple[float, float]:
+    """(median, sum of absolute deviations from it)."""
+    m = statistics.median(xs)
+    return m, math.fsum(abs(x - m) for x in xs)
+
+
+def _shift(left: list[float], right: list[float]) -> float:
+    """Hodges-Lehmann shift: median of all pairwise differences right - left.
+
+    Robust like a median difference, but it does not jump by a whole quantum
+    on integer-ms data the way the two segment medians do.
+    """
+    return statistics.median([y - x for x in left for y in right])
+
+
+def _step_noise(seg: list[float]) -> float:
+    """Noise (as a standard deviation) of a segment that may hold steps.
+
+    Root mean square of the successive differences after dropping the
+    largest 10% (at least one once there are 4): a step moves only one
+    difference, so it is trimmed away, while integer-ms jitter (10, 11, 10,
+    10, 11...) still counts fully (a median of the differences would be 0
+    there and let any 1 ms wobble pass as a step). Dividing by 2 * 0.623
+    makes it equal sigma**2 for Gaussian noise.
+    """
+    diffs = sorted(abs(seg[k + 1] - seg[k]) for k in range(len(seg) - 1))
+    drop = max(1 if len(diffs) >= 4 else 0, len(diffs) // 10)
+    keep = diffs[: len(diffs) - drop]
+    if not keep:
+        return 0.0
+    return math.sqrt(math.fsum(d * d for d in keep) / len(keep) / (2 * 0.623))
+
+
+def detect_steps(values, *, min_size: int = 3, threshold_pct: float = 5.0) -> list[int]:
+    """Indices i where the level of ``values`` shifts between [:i] and [i:].
+
+    Recursive binary segmentation (like asv's step detection, much simpler):
+    in each segment pick the split minimizing the summed absolute deviations
+    from the two sides' medians; keep it, and recurse into both sides, when
+    both sides have >= min_size points and the shift between them (the
+    Hodges-Lehmann estimate: median of all pairwise differences) is
+    >= threshold_pct of the left median AND > 3x the segment's noise. Noise
+    comes from successive differences (see _step_noise), not from the
+    residuals of the fit, so a second step not split off yet does not hide
+    the first one.
+
+    A step fewer than min_size points from either end is reported at min_size
+    points from that end (or not at all): each side needs min_size points.
+    A single odd run is never a step. A steady drift is reported as several
+    steps; use linear_slope for trends.
+    None/NaN points are skipped; returned indices refer to ``values``.
+    Quadratic in the segment length: fine for hundreds of runs.
+    """
+    pts = _present(values)
+    xs = [v for _, v in pts]
+    min_size = max(1, int(min_size))
+    found: list[int] = []
+
+    def split(lo: int, hi: int) -> None:
+        if hi - lo < 2 * min_size:
+            return
+        seg = xs[lo:hi]
+        noise = _step_noise(seg)
+        best = None
+        for i in range(lo + min_size, hi - min_size + 1):
+            ml, cl = _sad(xs[lo:i])
+            mr, cr = _sad(xs[i:hi])
+            if best is None or cl + cr < best[0]:
+                best = (cl + cr, i, ml, mr)
+        _, i, ml, _mr = best
+        jump = abs(_shift(xs[lo:i], xs[i:hi]))
+        pct_ok = jump >= threshold_pct / 100.0 * abs(ml) if ml != 0 else jump > 0
+        if pct_ok and jump > 3.0 * noise and jump > 0:
+            found.append(i)
+            split(lo, i)
+            split(i, hi)
+
+    split(0, len(xs))
+    return sorted(pts[i][0] for i in found)
+
+
+def sparkline(values, width: int | None = None) -> str:
+    """One-line chart of ``values`` with "▁▂▃▄▅▆▇█", scaled min..max.
+
+    None is drawn as " ", a constant series as all "▄" (middle). With ``width``
+    and more values than that, consecutive buckets are averaged (ignoring
+    None; an all-None bucket is " ") so the result is exactly ``width`` long.
+    """
+    vals: list[float | None] = []
+    for v in values or ():
+        vals.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
+    if width is not None and width >= 0 and len(vals) > width:
+        n = len(vals)
+        buckets: list[float | None] = []
+        for w in range(width):
+            chunk = [v for v in vals[w * n // width:(w + 1) * n // width] if v is not None]
+            buckets.append(math.fsum(chunk) / len(chunk) if chunk else None)
+        vals = buckets
+    nums = [v for v in vals if v is not None]
+    if not nums:
+        return " " * len(vals)
+    lo, hi = min(nums), max(nums)
+    top = len(SPARK_BARS) - 1
+    out = []
+    for v in vals:
+        if v is None:
+            out.append(" ")
+        elif hi == lo:
+            out.append(SPARK_BARS[top // 2])
+        else:
+            out.append(SPARK_BARS[int(round((v - lo) / (hi - lo) * top))])
+    return "".join(out)
+
+
+def linear_slope(values) -> float | None:
+    """Least-squares slope of values against their index (units per step).
+
+    E.g. RSS in kB per run for spotting steady memory growth. None points are
+    skipped but keep their index. None with fewer than 2 points.
+    """
+    pts = _present(values)
+    n = len(pts)
+    if n < 2:
+        return None
+    mx = math.fsum(i for i, _ in pts) / n
+    my = math.fsum(v for _, v in pts) / n
+    sxx = math.fsum((i - mx) ** 2 for i, _ in pts)
+    sxy = math.fsum((i - mx) * (v - my) for i, v in pts)
+    return sxy / sxx
+
+
+def looks_like_leak(rss_values_kb, *, min_points: int = 3, min_growth_kb: float = 1024) -> bool:
+    """True when memory only ever grows, and by at least ``min_growth_kb``.
+
+    Rule: at least ``min_points`` measured values (None skipped), each >= the
+    previous one (never released), and last - first >= min_growth_kb. A
+    server that frees memory even once, or grows by less, is not flagged:
+    warm-up caches grow a little and then stop.
+    """
+    xs = _clean(rss_values_kb)
+    if len(xs) < max(2, min_points):
+        return False
+    if any(b < a for a, b in zip(xs, xs[1:])):
+        return False
+    return xs[-1] - xs[0] >= min_growth_kb
