@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_endpoints:
             print(list_endpoints(suite, args.json))
             return 0
-        engine = engines.resolve(args.engine)
+        # Open-loop load (--rate) is the built-in engine's alone.
+        engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
         db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
         db = open_db(db_path)

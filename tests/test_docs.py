@@ -1,0 +1,145 @@
+"""Docs never rot: every command shown in README.md and SKILL.md runs.
+
+Commands are taken from the ```bash blocks and from the backticked commands
+of SKILL.md's decision table. Each runs as written, with only what a test
+machine needs swapped in: --demo for a real HBF build, a throwaway --db, a
+handful of requests, free ports, and live stand-ins for --url. A trailing
+`# exit N` comment documents an expected non-zero exit.
+"""
+import re
+import shlex
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+from tests.cli import run_benchmark, run_show
+from tests.support import REPO, StandinServer, free_port, requires_ab
+
+DOCS = (REPO / "README.md", REPO / "SKILL.md")
+SKIP = ("python3 -m unittest",)
+
+
+def documented_commands(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        commands += [line.strip() for line in block.splitlines() if line.strip().startswith("python3 ")]
+    for inline in re.findall(r"`(python3 [^`]+)`", text):
+        commands.append(inline.strip())
+    return [c for c in commands if not c.startswith(SKIP)]
+
+
+def split(command: str) -> tuple[list[str], int]:
+    expected = 0
+    match = re.search(r"\s+#\s*exit (\d+)\s*$", command)
+    if match:
+        expected = int(match.group(1))
+    command = re.sub(r"\s+#.*$", "", command)
+    return shlex.split(command), expected
+
+
+def drop_flag(words: list[str], flag: str, takes_value: bool) -> list[str]:
+    out, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word == flag:
+            skip = takes_value
+            continue
+        if word.startswith(flag + "="):
+            continue
+        out.append(word)
+    return out
+
+
+def set_flag(words: list[str], flag: str, value: str) -> list[str]:
+    return drop_flag(words, flag, True) + [flag, value]
+
+
+class DocumentedCommands(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = Path(cls.tmp.name)
+        cls.db = cls.dir / "docs.db"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_there_are_commands_to_check(self):
+        for doc in DOCS:
+            self.assertGreater(len(documented_commands(doc)), 3, doc)
+
+    @requires_ab
+    def test_every_documented_command_runs(self):
+        # History for show_results first, made by the documented main command.
+        for _ in range(2):
+            done = run_benchmark("--demo", "--requests", 20, "--concurrency", 2, "--db", self.db,
+                                 "--port", free_port(), "--dev-port", free_port(), "--warmup", 0)
+            self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        with StandinServer() as normal, StandinServer(dev=True) as dev:
+            for doc in DOCS:
+                for command in documented_commands(doc):
+                    with self.subTest(doc=doc.name, command=command):
+                        self._run(command, normal.url, dev.url)
+
+    def _run(self, command: str, normal_url: str, dev_url: str):
+        words, expected = split(command)
+        self.assertEqual(words[0], "python3", command)
+        script = Path(words[1]).name
+        args = words[2:]
+        if script == "benchmark.py":
+            args = self._benchmark_args(args, normal_url, dev_url)
+            done = run_benchmark(*args, timeout=120)
+        elif script == "show_results.py":
+            args = self._show_args(args)
+            done = run_show(*args)
+        else:
+            self.fail(f"unknown script in docs: {command}")
+        self.assertEqual(done.returncode, expected,
+                         f"{command}\n-> {args}\nstderr: {done.stderr[-2000:]}")
+        if "--help" not in args:
+            self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--output" in args
+                            or "--html" in args, f"{command} printed nothing")
+
+    def _benchmark_args(self, args, normal_url, dev_url):
+        if "--help" in args:
+            return args
+        if "--install-skill" in args:
+            checkout = self.dir / "hbf-checkout"
+            shutil.rmtree(checkout, ignore_errors=True)
+            checkout.mkdir()
+            (checkout / "MODULE.bazel").write_text('module(name = "hbf", version = "0.0.1")\n')
+            return set_flag(args, "--install-skill", str(checkout))
+        if "--url" in args:
+            args = set_flag(args, "--url", normal_url)
+            if "--dev-url" in args:
+                args = set_flag(args, "--dev-url", dev_url)
+        else:
+            for flag, takes_value in (("--binary", True), ("--no-build", False), ("--workspace", True)):
+                args = drop_flag(args, flag, takes_value)
+            if "--demo" not in args:
+                args = ["--demo", *args]
+            args += ["--port", str(free_port()), "--dev-port", str(free_port())]
+        if "--list-endpoints" not in args:
+            levels = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--concurrency"), "2")
+            args = set_flag(args, "--concurrency", "1,2" if "," in levels else "2")
+            args = set_flag(args, "--requests", "20")
+            if "--repeat" in args:
+                args = set_flag(args, "--repeat", "2")
+        return set_flag(args, "--db", str(self.dir / "runs.db"))
+
+    def _show_args(self, args):
+        if "--help" in args:
+            return args
+        for flag in ("--output", "--html"):
+            if flag in args:
+                args = set_flag(args, flag, str(self.dir / Path(args[args.index(flag) + 1]).name))
+        return set_flag(args, "--db", str(self.db))
+
+
+if __name__ == "__main__":
+    unittest.main()

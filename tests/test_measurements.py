@@ -1,0 +1,186 @@
+"""Numbers you can trust: repeats, warmup, sweeps, server resources,
+environment, verdicts (issue 4). End-to-end runs against the stand-in, plus
+the comparison logic on fixed rows."""
+import json
+import sqlite3
+import statistics
+import tempfile
+import unittest
+from pathlib import Path
+
+from lib import compare, stats
+from tests.cli import demo_args, run_benchmark
+from tests.support import requires_ab
+
+
+def rows(db, sql, params=()):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@requires_ab
+class RepeatsWarmupResources(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.db = Path(cls.tmp.name) / "r.db"
+        cls.dumps = Path(cls.tmp.name) / "dumps"
+        done = run_benchmark(*demo_args(cls.db, "--json", "--repeat", 3, "--warmup", 7,
+                                        "--only", "/hello", "--only", "PUT*",
+                                        "--server-arg=--dump-on-exit", f"--server-arg={cls.dumps}",
+                                        requests=120, concurrency=3))
+        assert done.returncode == 0, done.stderr[-2000:]
+        cls.report = json.loads(done.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_every_sample_is_stored_and_the_row_holds_the_median(self):
+        for result in self.report["results"]:
+            samples = result["samples"]
+            self.assertEqual(len(samples), 3)
+            rates = [s["requests_per_sec"] for s in samples]
+            self.assertAlmostEqual(result["requests_per_sec"], statistics.median(rates))
+            self.assertEqual((result["rps_min"], result["rps_max"]), (min(rates), max(rates)))
+        stored = rows(self.db, "SELECT r.endpoint, count(s.sample_id) FROM benchmark_results r"
+                               " JOIN benchmark_samples s USING (result_id) GROUP BY r.result_id")
+        self.assertEqual([n for _, n in stored], [3, 3])
+
+    def test_warmup_requests_are_sent_but_never_stored(self):
+        for result in self.report["results"]:
+            self.assertEqual(result["warmup_requests"], 7)
+            self.assertEqual(result["complete_requests"], 120)
+        served = sum(json.loads(p.read_text())["requests_served"] for p in self.dumps.glob("*.json"))
+        # /hello and PUT: 7 warmup + 3 x 120 measured each, plus the readiness checks.
+        self.assertGreaterEqual(served, 2 * (7 + 360))
+        self.assertLess(served, 2 * (7 + 360) + 50)
+
+    def test_server_resources_and_client_load(self):
+        for result in self.report["results"]:
+            self.assertGreater(result["server_cpu_us_per_req"], 0)
+            self.assertGreater(result["server_rss_kb_peak"], 1000)
+            self.assertIsInstance(result["server_rss_kb_growth"], int)
+            self.assertIn(result["client_bound"], (True, False))
+            self.assertIsInstance(result["possible_leak"], bool)
+            for sample in result["samples"]:
+                self.assertIsNotNone(sample["server_cpu_us_per_req"])
+                self.assertIsNotNone(sample["client_cpu_pct"])
+
+    def test_percentiles_come_from_the_csv(self):
+        for result in self.report["results"]:
+            for field in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"):
+                self.assertIsNotNone(result[field])
+            self.assertLessEqual(result["p50_ms"], result["p90_ms"])
+            self.assertLessEqual(result["p99_ms"], result["max_ms"])
+        sources = rows(self.db, "SELECT DISTINCT percentiles_source FROM benchmark_results")
+        self.assertEqual(sources, [("csv",)])
+
+    def test_environment_is_recorded(self):
+        env = self.report["environment"]
+        for key in ("hostname", "cpu_model", "cpu_count", "load_average", "python", "engine_version"):
+            self.assertIn(key, env)
+        self.assertEqual(env["engine"], "ab")
+
+
+@requires_ab
+class ConcurrencySweep(unittest.TestCase):
+    def test_a_row_per_level_and_a_scaling_table(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "r.db"
+            done = run_benchmark(*demo_args(db, "--concurrency", "1,4", "--only", "runtime",
+                                            requests=80))
+            self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+            self.assertIn("## Scaling", done.stdout)
+            self.assertIn("| /hello | ", done.stdout.split("## Scaling")[1])
+            stored = rows(db, "SELECT endpoint, concurrency FROM benchmark_results ORDER BY result_id")
+            self.assertEqual(stored, [("/hello", 1), ("/hello", 4), ("/user/42", 1), ("/user/42", 4),
+                                      ("/echo", 1), ("/echo", 4)])
+            self.assertEqual(rows(db, "SELECT concurrency FROM benchmark_runs"), [("1,4",)])
+            again = run_benchmark(*demo_args(db, "--concurrency", "1,4", "--only", "runtime",
+                                             "--json", requests=80))
+            comparison = json.loads(again.stdout)["comparison"]
+            self.assertIn("/hello @c=4", comparison)
+            self.assertEqual(len(comparison), 6)
+
+
+@requires_ab
+class Verdicts(unittest.TestCase):
+    def test_a_large_slowdown_is_called_and_fails_the_run_on_request(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "r.db"
+            base = run_benchmark(*demo_args(db, "--repeat", 3, "--only", "/hello", requests=60,
+                                            concurrency=1))
+            self.assertEqual(base.returncode, 0, base.stderr[-2000:])
+            slow = run_benchmark(*demo_args(db, "--repeat", 3, "--only", "/hello", "--json",
+                                            "--fail-on-regression", "--server-arg=--delay-ms",
+                                            "--server-arg=8", requests=60, concurrency=1))
+            self.assertEqual(slow.returncode, 1, slow.stderr[-2000:])
+            self.assertIn("regression beyond 5%", slow.stderr)
+            entry = json.loads(slow.stdout)["comparison"]["/hello"]
+            self.assertEqual(entry["verdict"], "regressed")
+            self.assertLess(entry["change_pct"], -50)
+            self.assertIn(entry["method"], ("mann-whitney", "welch t-test"))
+            # --baseline names the run to compare with, here the slow one itself: no change.
+            same = run_benchmark(*demo_args(db, "--only", "/hello", "--json", "--baseline", "1",
+                                            requests=60, concurrency=1))
+            self.assertEqual(json.loads(same.stdout)["baseline_run_id"], 1)
+            self.assertEqual(json.loads(same.stdout)["comparison"]["/hello"]["verdict"],
+                             "insufficient data")
+
+
+def row(rps, samples=None, status="ok", endpoint="/hello", cpu=None):
+    return {"endpoint": endpoint, "category": "runtime", "concurrency": 10, "status": status,
+            "requests_per_sec": rps, "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu_us_per_req": cpu,
+            "samples": [{"requests_per_sec": s, "server_cpu_us_per_req": cpu} for s in samples or []]}
+
+
+class CompareRows(unittest.TestCase):
+    """The comparison on fixed rows: known inputs, known verdicts."""
+
+    def test_separated_samples_regress(self):
+        entry = compare.compare_rows(row(100, [98, 99, 100, 101, 102]), row(80, [78, 79, 80, 81, 82]),
+                                     threshold_pct=5)
+        self.assertEqual(entry["verdict"], stats.REGRESSED)
+        self.assertEqual(entry["change_pct"], -20.0)
+        self.assertAlmostEqual(entry["p_value"], 2 / 252, places=6)
+
+    def test_overlapping_samples_are_no_change(self):
+        entry = compare.compare_rows(row(100, [90, 110, 100, 95, 105]), row(101, [92, 108, 101, 97, 104]),
+                                     threshold_pct=5)
+        self.assertEqual(entry["verdict"], stats.NO_CHANGE)
+
+    def test_single_sample_needs_history(self):
+        entry = compare.compare_rows(row(100), row(80), threshold_pct=5, history=[100, 101])
+        self.assertEqual(entry["verdict"], stats.INSUFFICIENT)
+        self.assertEqual(entry["change_pct"], -20.0)
+        quiet = [100, 101, 99, 100, 100, 101, 99, 100]
+        self.assertEqual(compare.compare_rows(row(100), row(80), threshold_pct=5, history=quiet)["verdict"],
+                         stats.REGRESSED)
+        noisy = [70, 130, 90, 110, 60, 140, 100, 100]
+        self.assertEqual(compare.compare_rows(row(100), row(80), threshold_pct=5, history=noisy)["verdict"],
+                         stats.NO_CHANGE)
+
+    def test_crashed_side_is_not_compared(self):
+        entry = compare.compare_rows(row(100), row(None, status="crashed"), threshold_pct=5)
+        self.assertEqual(entry["verdict"], stats.INSUFFICIENT)
+        self.assertIn("current crashed", entry["explanation"])
+
+    def test_cpu_per_request_gives_a_second_opinion(self):
+        entry = compare.compare_rows(row(100, [100] * 5, cpu=200), row(100, [100] * 5, cpu=260),
+                                     threshold_pct=5)
+        # Identical constant CPU figures on each side: not enough to call either way...
+        self.assertIn(entry["cpu_verdict"], stats.VERDICTS)
+
+    def test_runs_summary(self):
+        base = [row(100, [100, 101, 99], endpoint="/a"), row(50, endpoint="/gone")]
+        cur = [row(200, [200, 201, 199], endpoint="/a"), row(10, endpoint="/new")]
+        comparison, summary = compare.compare_runs(base, cur, threshold_pct=5)
+        self.assertEqual(list(comparison), ["/a"])
+        self.assertEqual(summary["only_in_baseline"], ["/gone"])
+        self.assertEqual(summary["only_in_current"], ["/new"])
+        self.assertAlmostEqual(summary["geometric_mean_ratio"], 2.0, places=2)
+
+
+if __name__ == "__main__":
+    unittest.main()
