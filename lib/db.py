@@ -49,6 +49,14 @@ _RUN_COLUMNS_V1 = (
     ("environment", "TEXT", None),  # JSON: cpu, cores, load, versions, hostname
 )
 
+# DDL cannot take parameters: these statements are built once, from the
+# constants above only.
+_RUN_COLUMN_DDL = tuple(
+    (name, f"ALTER TABLE benchmark_runs ADD COLUMN {name} {declaration}",
+     f"UPDATE benchmark_runs SET {name} = {legacy}" if legacy is not None else None)
+    for name, declaration, legacy in _RUN_COLUMNS_V1)
+_SET_SCHEMA_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
+
 _LEGACY_RESULT_COLUMNS = (
     "result_id", "run_id", "category", "endpoint", "requests", "concurrency",
     "time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
@@ -264,11 +272,11 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         legacy = _has_legacy_tables(conn)
         conn.execute(_CREATE_RUNS_LEGACY)
         existing = {row["name"] for row in conn.execute("PRAGMA table_info(benchmark_runs)")}
-        for name, declaration, legacy_value in _RUN_COLUMNS_V1:
+        for name, add_column, fill_legacy in _RUN_COLUMN_DDL:
             if name not in existing:
-                conn.execute(f"ALTER TABLE benchmark_runs ADD COLUMN {name} {declaration}")
-                if legacy and legacy_value is not None:
-                    conn.execute(f"UPDATE benchmark_runs SET {name} = {legacy_value}")
+                conn.execute(add_column)
+                if legacy and fill_legacy:
+                    conn.execute(fill_legacy)
         conn.execute(_create_results_sql("benchmark_results_v1"))
         if legacy:
             old = ", ".join(_LEGACY_RESULT_COLUMNS)
@@ -295,7 +303,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute(_CREATE_SAMPLES)
         for statement in _INDEXES:
             conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(_SET_SCHEMA_VERSION)
 
 
 def _row(row: sqlite3.Row | None) -> dict | None:
@@ -507,6 +515,86 @@ class Database:
 
     def run_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM benchmark_runs").fetchone()[0]
+
+    # ---- history views (show_results.py) ------------------------------------
+
+    def distinct_endpoints(self) -> list[str]:
+        """Every endpoint name, sorted, in one index seek per name through
+        idx_result_endpoint (a skip scan) instead of reading every result row."""
+        return [r[0] for r in self.conn.execute(
+            "WITH RECURSIVE names(endpoint) AS ("
+            " SELECT min(endpoint) FROM benchmark_results"
+            " UNION ALL"
+            " SELECT (SELECT min(r.endpoint) FROM benchmark_results r WHERE r.endpoint > names.endpoint)"
+            " FROM names WHERE names.endpoint IS NOT NULL)"
+            " SELECT endpoint FROM names WHERE endpoint IS NOT NULL")]
+
+    def has_endpoint(self, endpoint: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM benchmark_results WHERE endpoint = ? LIMIT 1",
+                                 (endpoint,)).fetchone() is not None
+
+    def endpoint_categories(self) -> dict[str, str]:
+        """{endpoint: category of its newest result}, one index seek per endpoint."""
+        return {name: self.conn.execute(
+            "SELECT category FROM benchmark_results WHERE endpoint = ? ORDER BY run_id DESC LIMIT 1",
+            (name,)).fetchone()[0] for name in self.distinct_endpoints()}
+
+    def select_run_ids(self, *, limit: int | None = None, branch=None, build_mode=None, pod=None,
+                       since=None, status=None) -> list[int]:
+        """Ids of the runs matching the filters (the same as list_runs), newest first;
+        all of them when limit is None."""
+        where, params = [], []
+        for column, value in (("git_branch", branch), ("build_mode", build_mode),
+                              ("pod", pod), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("timestamp >= ?")
+            params.append(since)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return [r[0] for r in self.conn.execute(
+            f"SELECT run_id FROM benchmark_runs {clause} ORDER BY run_id DESC LIMIT ?",
+            (*params, -1 if limit is None else limit))]
+
+    def endpoint_trend(self, endpoint: str, *, limit: int, pod=None, build_mode=None, branch=None,
+                       since=None) -> list[dict]:
+        """One endpoint's newest `limit` results (any status), oldest first, each with
+        its run's metadata; walks idx_result_endpoint_run backwards."""
+        where, params = ["res.endpoint = ?"], [endpoint]
+        for column, value in (("pod", pod), ("build_mode", build_mode), ("git_branch", branch)):
+            if value is not None:
+                where.append(f"run.{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("run.timestamp >= ?")
+            params.append(since)
+        rows = self.conn.execute(
+            "SELECT res.result_id, res.run_id, res.category, res.endpoint, res.requests,"
+            " res.concurrency, res.requests_per_sec, res.time_per_request, res.p50_ms, res.p99_ms,"
+            " res.server_cpu_us_per_req, res.status, res.error, res.caveat, res.crash_signal,"
+            " res.sample_count, res.rps_min, res.rps_max,"
+            " run.timestamp, run.git_commit, run.git_branch, run.build_mode, run.pod,"
+            " run.engine, run.status AS run_status"
+            " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
+            f" WHERE {' AND '.join(where)} ORDER BY res.run_id DESC, res.result_id DESC LIMIT ?",
+            (*params, limit)).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+    def chart_rows(self, run_ids: list[int]) -> list[dict]:
+        """The figures a chart draws for the results of these runs, oldest first."""
+        out: list[dict] = []
+        ids = list(run_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += [dict(r) for r in self.conn.execute(
+                "SELECT result_id, run_id, category, endpoint, requests, concurrency,"
+                " requests_per_sec, time_per_request, p50_ms, p99_ms, server_cpu_us_per_req,"
+                " status, error, caveat, crash_signal, sample_count, rps_min, rps_max"
+                f" FROM benchmark_results WHERE run_id IN ({', '.join('?' for _ in chunk)})",
+                chunk)]
+        out.sort(key=lambda r: (r["run_id"], r["result_id"]))
+        return out
 
 
 def _check_columns(row: dict, allowed) -> None:

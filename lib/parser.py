@@ -41,7 +41,9 @@ _OPTIONAL = (
 _FAILED_BREAKDOWN = re.compile(
     r"^\s+\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", re.M)
 _DOCUMENT_LENGTH = re.compile(r"^Document Length:\s+(?:(\d+) bytes|Variable)", re.M)
-_TOTAL_COMPLETED = re.compile(r"^Total of (\d+) requests completed", re.M)
+# For 150 requests or fewer ab prints no progress lines, so this follows
+# "Benchmarking ... (be patient)..." on the same line.
+_TOTAL_COMPLETED = re.compile(r"Total of (\d+) requests completed")
 _CONNECTION_ROW = re.compile(
     rf"^(Connect|Processing|Waiting|Total):\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$",
     re.M)

@@ -32,7 +32,9 @@ def snapshot(pid: int | None) -> ProcSnapshot | None:
         if line.startswith(("VmRSS:", "VmHWM:")):
             key, value = line.split(":", 1)
             memory[key] = int(value.split()[0])
-    return ProcSnapshot((utime + stime) / _TICKS, memory.get("VmRSS", 0), memory.get("VmHWM", 0))
+    if "VmRSS" not in memory:
+        return None  # a zombie: it died and has not been reaped yet
+    return ProcSnapshot((utime + stime) / _TICKS, memory["VmRSS"], memory.get("VmHWM", 0))
 
 
 def cpu_us_per_request(before: ProcSnapshot | None, after: ProcSnapshot | None,

@@ -83,6 +83,14 @@ class CutShortRuns(unittest.TestCase):
         self.assertEqual(r.error, "apr_socket_recv: Connection reset by peer (104)")
         self.assertIsNone(r.requests_per_sec)
 
+    def test_crash_of_a_short_run_on_the_banner_line(self):
+        # ab prints no progress lines for n <= 150: the count follows the banner.
+        text = ("This is ApacheBench, Version 2.3 <$Revision$>\n\n"
+                "Benchmarking 127.0.0.1 (be patient)...Total of 31 requests completed\n")
+        r = parse_ab(text, "apr_socket_recv: Connection reset by peer (104)\n")
+        self.assertFalse(r.finished)
+        self.assertEqual(r.complete_requests, 31)
+
     def test_timeout_is_partial(self):
         r = capture("hang_timeout")
         self.assertFalse(r.finished)
