@@ -63,6 +63,19 @@ _LEGACY_RESULT_COLUMNS = (
     "failed_requests",
 )
 
+# Rows the bash tool wrote, copied into the upgraded table with what can be
+# known of them: measured by ab, one sample, no warmup, the method in the name.
+_OLD_COLUMNS = ", ".join(_LEGACY_RESULT_COLUMNS)
+_COPY_LEGACY_RESULTS = (
+    f"INSERT INTO benchmark_results_v1 ({_OLD_COLUMNS}, status, complete_requests, method, path,"
+    " server, engine, sample_count, warmup_requests)"
+    f" SELECT {_OLD_COLUMNS}, 'ok', requests,"
+    " CASE WHEN endpoint LIKE 'PUT %' THEN 'PUT' ELSE 'GET' END,"
+    " CASE WHEN endpoint LIKE '% /%' THEN substr(endpoint, instr(endpoint, ' ') + 1)"
+    " ELSE endpoint END,"
+    " CASE WHEN category IN ('fs_read', 'fs_write') THEN 'dev' ELSE 'normal' END,"
+    " 'ab', 1, 0 FROM benchmark_results")
+
 # The new columns of benchmark_results, in order. Figures an endpoint did not
 # produce (a crash leaves no req/s) are NULL, never a made-up zero.
 RESULT_COLUMNS = (
@@ -279,16 +292,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
                     conn.execute(fill_legacy)
         conn.execute(_create_results_sql("benchmark_results_v1"))
         if legacy:
-            old = ", ".join(_LEGACY_RESULT_COLUMNS)
-            conn.execute(
-                f"INSERT INTO benchmark_results_v1 ({old}, status, complete_requests, method, path,"
-                " server, engine, sample_count, warmup_requests)"
-                f" SELECT {old}, 'ok', requests,"
-                " CASE WHEN endpoint LIKE 'PUT %' THEN 'PUT' ELSE 'GET' END,"
-                " CASE WHEN endpoint LIKE '% /%' THEN substr(endpoint, instr(endpoint, ' ') + 1)"
-                " ELSE endpoint END,"
-                " CASE WHEN category IN ('fs_read', 'fs_write') THEN 'dev' ELSE 'normal' END,"
-                " 'ab', 1, 0 FROM benchmark_results")
+            conn.execute(_COPY_LEGACY_RESULTS)
             for match, caveat in _LEGACY_CAVEATS:
                 conn.execute("UPDATE benchmark_results_v1 SET caveat = ? WHERE category = ? OR endpoint = ?",
                              (caveat, match, match))

@@ -1,0 +1,121 @@
+"""Hostile text through every text input: stored and shown exactly, inert
+everywhere, and the schema survives. No shell anywhere."""
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from tests.cli import run_benchmark, run_show
+from tests.support import REPO, STANDIN, free_port, requires_ab
+
+DROP = "'; DROP TABLE benchmark_runs; --"
+HOSTILE = f"{DROP} \"$(touch /tmp/pwned)\" `id` ; <script>alert(1)</script> ünï ✓"
+TABLES = {"benchmark_runs", "benchmark_results", "benchmark_samples"}
+
+
+def tables(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+@requires_ab
+class HostileText(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory()
+        tmp = Path(cls._tmp.name)
+        cls.db = tmp / "r.db"
+        # An HBF checkout whose branch name, suite name, endpoint name and
+        # notes all carry SQL and shell metacharacters.
+        cls.checkout = tmp / "hbf"
+        cls.checkout.mkdir()
+        (cls.checkout / "MODULE.bazel").write_text('module(name = "hbf")\n')
+        cls.branch = "x';DROP-TABLE-benchmark_runs;--$(id)"
+        git = ["git", "-C", str(cls.checkout), "-c", "user.email=t@t", "-c", "user.name=t"]
+        subprocess.run(["git", "init", "-q", "-b", cls.branch, str(cls.checkout)], check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+        cls.endpoint = f"hello {DROP}"
+        suite = cls.checkout / "pods" / "test" / "benchmark.toml"
+        suite.parent.mkdir(parents=True)
+        suite.write_text(f'name = {json.dumps(HOSTILE)}\n[[endpoints]]\nname = {json.dumps(cls.endpoint)}\n'
+                         'category = "runtime"\npath = "/hello"\n')
+        binary = cls.checkout / "bazel-bin" / "bin" / "hbf_test"
+        binary.parent.mkdir(parents=True)
+        binary.write_text(f"#!/bin/sh\nexec {sys.executable} -S {STANDIN} \"$@\"\n")
+        binary.chmod(0o755)
+        cls.done = run_benchmark("--workspace", cls.checkout, "--no-build", "--notes", HOSTILE, "--json",
+                                 "--db", cls.db, "--requests", 30, "--concurrency", 2,
+                                 "--port", free_port(), "--dev-port", free_port())
+        cls.report = json.loads(cls.done.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+    def test_stored_and_returned_exactly(self):
+        self.assertEqual(self.done.returncode, 0, self.done.stderr[-2000:])
+        self.assertEqual(self.report["notes"], HOSTILE)
+        self.assertEqual(self.report["suite"], HOSTILE)
+        self.assertEqual(self.report["git_branch"], self.branch)
+        self.assertEqual(self.report["results"][0]["endpoint"], self.endpoint)
+        with sqlite3.connect(self.db) as conn:
+            self.assertEqual(conn.execute("SELECT notes, git_branch FROM benchmark_runs").fetchone(),
+                             (HOSTILE, self.branch))
+        self.assertEqual(tables(self.db), TABLES | {"sqlite_sequence"})
+        self.assertFalse(Path("/tmp/pwned").exists())
+
+    def test_every_show_results_input(self):
+        attempts = [
+            ["--trend", DROP], ["--trend", self.endpoint], ["--branch", DROP], ["--branch", self.branch],
+            ["--pod", DROP], ["--since", DROP], ["--build-mode", DROP], ["--compare", DROP, "latest"],
+            ["--run", DROP], ["--run", "latest"], ["--export", "csv"], ["--export", "json"],
+            ["--html", str(Path(self._tmp.name) / "page.html")],
+        ]
+        for args in attempts:
+            with self.subTest(args=args):
+                done = run_show("--db", self.db, *args)
+                self.assertIn(done.returncode, (0, 2), done.stderr)
+                self.assertNotIn("Traceback", done.stderr)
+                if done.returncode == 2:
+                    self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
+        self.assertEqual(tables(self.db), TABLES | {"sqlite_sequence"})
+        shown = run_show("--db", self.db, "--run", "latest", "--json")
+        self.assertEqual(json.loads(shown.stdout)["notes"], HOSTILE)
+        page = (Path(self._tmp.name) / "page.html").read_text()
+        self.assertNotIn("<script>alert(1)</script>", page)
+
+    def test_benchmark_text_inputs(self):
+        for args in (["--only", DROP], ["--baseline", DROP], ["--pod", DROP], ["--suite", DROP]):
+            with self.subTest(args=args):
+                done = run_benchmark("--demo", "--db", self.db, *args)
+                self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertEqual(tables(self.db), TABLES | {"sqlite_sequence"})
+
+
+class NoShell(unittest.TestCase):
+    def test_no_subprocess_goes_through_a_shell(self):
+        sources = [REPO / "benchmark.py", REPO / "show_results.py", *sorted((REPO / "lib").glob("*.py"))]
+        for source in sources:
+            text = source.read_text()
+            self.assertNotRegex(text, r"shell\s*=\s*True", source.name)
+            self.assertNotRegex(text, r"os\.system\(|os\.popen\(", source.name)
+
+    def test_sql_values_are_parameters(self):
+        # An f-string may lay out SQL (placeholders, column names from
+        # constants); values always travel as parameters, so every execute()
+        # given an f-string must also be given a parameter sequence.
+        import ast
+        for source in sorted((REPO / "lib").glob("*.py")):
+            tree = ast.parse(source.read_text())
+            for call in ast.walk(tree):
+                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr in ("execute", "executemany", "_write")
+                        and call.args and isinstance(call.args[0], ast.JoinedStr)):
+                    self.assertGreaterEqual(len(call.args), 2,
+                                            f"{source.name}:{call.lineno}: f-string SQL without parameters")
+
+if __name__ == "__main__":
+    unittest.main()
