@@ -3,14 +3,16 @@ across different environments can say so."""
 from __future__ import annotations
 
 import os
-import platform
-import socket
+
+# platform and socket are imported where used: show_results imports this
+# module for differences() alone, on every --compare.
 
 # Keys whose difference makes two runs not directly comparable.
 COMPARABLE_KEYS = ("hostname", "cpu_model", "cpu_count", "engine", "engine_version")
 
 
 def cpu_model() -> str:
+    import platform
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             for line in info:
@@ -22,6 +24,8 @@ def cpu_model() -> str:
 
 
 def describe(engine: str, engine_version: str | None) -> dict:
+    import platform
+    import socket
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:

@@ -174,7 +174,7 @@ def verdict_line(report: dict) -> str:
     elif run.get("status") == "failed" and run.get("error"):
         parts.append("run failed: " + run["error"].splitlines()[0])
     summary = report.get("summary")
-    if report.get("comparison") is not None and summary is not None:
+    if report.get("comparison") and summary is not None:
         base = report["baseline"]["run_id"]
         if summary["regressed"] or summary["improved"]:
             bits = [f"{k} regressed {report['comparison'][k]['change_pct']:+.1f}%" for k in summary["regressed"]]
@@ -184,7 +184,7 @@ def verdict_line(report: dict) -> str:
             undecided = sum(1 for c in report["comparison"].values() if c["verdict"] == stats.INSUFFICIENT)
             parts.append(f"against run {base}: no significant change"
                          + (f" ({undecided} not judged: insufficient data)" if undecided else ""))
-    elif report["run"].get("status") not in ("failed",):
+    elif rows and report.get("comparison") is None:
         parts.append("no earlier comparable run to compare with")
     return "; ".join(parts)
 

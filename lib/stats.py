@@ -16,9 +16,11 @@ minimum effect size) and its wording follows criterion.rs; see ``compare``.
 from __future__ import annotations
 
 import math
-import random
-import statistics
-from dataclasses import dataclass
+from typing import NamedTuple
+
+# No `statistics`, `random` or `dataclasses` at import time: show_results
+# imports this module on every trend or compare, and those three cost ~35 ms
+# of start-up (dataclasses alone pulls in inspect).
 
 __all__ = [
     "REGRESSED", "IMPROVED", "NO_CHANGE", "INSUFFICIENT", "VERDICTS",
@@ -71,7 +73,16 @@ def median(values) -> float | None:
     which always returns a sample (as ab does). None when empty.
     """
     xs = _clean(values)
-    return statistics.median(xs) if xs else None
+    return _median(xs) if xs else None
+
+
+def _median(xs: list[float]) -> float:
+    """Median of a non-empty list of numbers."""
+    ordered = sorted(xs)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def percentile(values, p: float) -> float | None:
@@ -310,9 +321,10 @@ def bootstrap_ratio_ci(a, b, confidence: float = 0.95, iterations: int = 2000,
     xs, ys = _clean(a), _clean(b)
     if not xs or not ys or not 0 < confidence < 1 or iterations < 1:
         return None
+    import random
     rng = random.Random(seed)
     n1, n2 = len(xs), len(ys)
-    med = statistics.median
+    med = _median
     ratios = []
     for _ in range(iterations):
         ma = med(rng.choices(xs, k=n1))
@@ -346,8 +358,7 @@ def history_zscore(history, value) -> float | None:
 
 # --------------------------------------------------------------- verdict
 
-@dataclass
-class Comparison:
+class Comparison(NamedTuple):
     verdict: str  # one of VERDICTS
     change_pct: float | None  # candidate median vs baseline median, signed as the raw value moves
     method: str  # METHOD_MANN_WHITNEY, METHOD_WELCH, METHOD_HISTORY or METHOD_NONE
@@ -491,7 +502,7 @@ def _present(values) -> list[tuple[int, float]]:
 
 def _sad(xs: list[float]) -> tuple[float, float]:
     """(median, sum of absolute deviations from it)."""
-    m = statistics.median(xs)
+    m = _median(xs)
     return m, math.fsum(abs(x - m) for x in xs)
 
 
@@ -501,7 +512,7 @@ def _shift(left: list[float], right: list[float]) -> float:
     Robust like a median difference, but it does not jump by a whole quantum
     on integer-ms data the way the two segment medians do.
     """
-    return statistics.median([y - x for x in left for y in right])
+    return _median([y - x for x in left for y in right])
 
 
 def _step_noise(seg: list[float]) -> float:
