@@ -67,7 +67,8 @@ def run(engine: str, url: str, endpoint, *, requests: int, concurrency: int, tim
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = wrk.run_wrk(url, requests=requests, concurrency=concurrency,
                              method=endpoint.method, body=endpoint.body,
-                             content_type=endpoint.content_type, timeout_s=timeout_s)
+                             content_type=endpoint.content_type, headers=dict(endpoint.headers),
+                             timeout_s=timeout_s, keepalive=keepalive)
         usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         command = ["wrk", url]
     else:
