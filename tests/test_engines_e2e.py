@@ -1,0 +1,109 @@
+"""Load engines through benchmark.py: the built-in Python engine, wrk, and
+the rule that runs of different engines are never compared silently."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+from tests.cli import demo_args, run_benchmark
+from tests.support import requires_ab
+
+
+class PythonEngine(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.db = self.tmp / "r.db"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def test_full_suite_with_the_python_engine(self):
+        done = run_benchmark(*demo_args(self.db, "--engine", "python", "--json", requests=200))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        report = json.loads(done.stdout)
+        self.assertEqual(report["engine"], "python")
+        self.assertTrue(report["engine_version"])
+        for result in report["results"]:
+            self.assertEqual(result["status"], "ok", result)
+            self.assertEqual(result["engine"], "python")
+            self.assertEqual(result["complete_requests"], 200)
+            self.assertLessEqual(result["p50_ms"], result["p99_ms"])
+            self.assertLessEqual(result["p99_ms"], result["max_ms"])
+
+    def test_auto_without_ab_says_so_and_uses_python(self):
+        empty = self.tmp / "bin"
+        empty.mkdir()
+        done = run_benchmark(*demo_args(self.db, "--only", "/hello", "--json", requests=50,
+                                        concurrency=2), env=dict(os.environ, PATH=str(empty)))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertEqual(done.stderr.count("built-in Python load engine"), 1)
+        self.assertIn("apt-get install apache2-utils", done.stderr)
+        self.assertEqual(json.loads(done.stdout)["engine"], "python")
+
+    def test_crash_path_and_non_2xx_with_the_python_engine(self):
+        suite = self.tmp / "suite.toml"
+        suite.write_text('[[endpoints]]\ncategory = "runtime"\npath = "/hello"\n'
+                         '[[endpoints]]\ncategory = "static"\npath = "/static/nope.css"\n')
+        done = run_benchmark(*demo_args(self.db, "--engine", "python", "--suite", suite, "--json",
+                                        "--warmup", 0, "--server-arg=--crash-on", "--server-arg=/hello",
+                                        "--server-arg=--crash-after", "--server-arg=60",
+                                        requests=200, concurrency=2))
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        hello, nope = json.loads(done.stdout)["results"]
+        self.assertEqual((hello["status"], hello["crash_signal"]), ("crashed", "SIGSEGV"))
+        self.assertGreater(hello["complete_requests"], 40)
+        self.assertLess(hello["complete_requests"], 200)
+        self.assertEqual(nope["status"], "failed")
+        self.assertEqual(nope["non_2xx"], 200)
+
+    def test_open_loop_rate(self):
+        done = run_benchmark(*demo_args(self.db, "--rate", 200, "--only", "/hello", "--json",
+                                        requests=200, concurrency=4))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        result = json.loads(done.stdout)["results"][0]
+        self.assertEqual(result["engine"], "python")
+        self.assertAlmostEqual(result["requests_per_sec"], 200, delta=40)
+
+
+@requires_ab
+class EnginesAreNotMixed(unittest.TestCase):
+    def test_a_run_is_not_compared_with_another_engines_run(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "r.db"
+            first = run_benchmark(*demo_args(db, "--only", "/hello", "--engine", "ab", requests=60, concurrency=2))
+            self.assertEqual(first.returncode, 0, first.stderr[-2000:])
+            # The automatic baseline is never a run of another engine.
+            auto = run_benchmark(*demo_args(db, "--only", "/hello", "--engine", "python", "--json",
+                                            requests=60, concurrency=2))
+            self.assertIsNone(json.loads(auto.stdout)["comparison"])
+            # Asking for it: refused with a note, unless --force.
+            asked = run_benchmark(*demo_args(db, "--only", "/hello", "--engine", "python", "--json",
+                                             "--baseline", 1, requests=60, concurrency=2))
+            report = json.loads(asked.stdout)
+            self.assertIsNone(report["comparison"])
+            self.assertTrue(any("measured with ab" in n for n in report["comparison_notes"]))
+            forced = run_benchmark(*demo_args(db, "--only", "/hello", "--engine", "python", "--json",
+                                              "--baseline", 1, "--force", requests=60, concurrency=2))
+            self.assertIn("/hello", json.loads(forced.stdout)["comparison"])
+
+
+@unittest.skipUnless(shutil.which("wrk"), "wrk is not installed")
+class WrkEngine(unittest.TestCase):
+    def test_wrk_measures_get_and_put(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            done = run_benchmark(*demo_args(Path(tmp) / "r.db", "--engine", "wrk", "--json",
+                                            "--only", "/hello", "--only", "PUT*", requests=300))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        report = json.loads(done.stdout)
+        self.assertEqual(report["engine"], "wrk")
+        for result in report["results"]:
+            self.assertEqual(result["status"], "ok", result)
+            self.assertGreater(result["requests_per_sec"], 0)
+            self.assertIsNotNone(result["p99_ms"])
+
+
+if __name__ == "__main__":
+    unittest.main()
