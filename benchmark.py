@@ -44,14 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
+        check_steps(suite, args)
         db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
+        baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         db = open_db(db_path)
-        baseline_id = None
-        if args.baseline:
-            baseline_id = db.resolve_run(args.baseline)
-            if baseline_id is None:
-                raise options.UsageError(f"--baseline {args.baseline!r} matches no run in {db_path}; "
-                                         "use a run id from show_results.py, latest, previous or ~N")
     except REFUSALS as exc:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
         return options.EXIT_USAGE
@@ -73,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             "git_branch": branch, "build_mode": args.build_mode, "notes": args.notes, "pod": pod,
             "suite": suite.name, "requests": args.requests,
             "concurrency": ",".join(map(str, args.concurrency)), "repeat": args.repeat,
-            "warmup": args.warmup, "engine": engine, "engine_version": engine_version,
+            # The warmup actually sent: --warmup, or the default for the first level.
+            "warmup": args.warmup if args.warmup is not None
+            else runner.default_warmup(args.requests, args.concurrency[0]),
+            "engine": engine, "engine_version": engine_version,
+            "keepalive": int(args.keepalive), "rate": args.rate,
             "target": target, "environment": json.dumps(describe(engine, engine_version)),
         })
     outcome = runner.execute(plan, db)
@@ -92,6 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.crash is not None:
         raise outcome.crash
     return exit_code(outcome, gathered, args)
+
+
+def check_steps(suite, args) -> None:
+    """An endpoint's own request count must cover every concurrency level."""
+    for endpoint in suite.endpoints:
+        requests = endpoint.requests or args.requests
+        for level in ([endpoint.concurrency] if endpoint.concurrency else args.concurrency):
+            if level > requests:
+                raise options.UsageError(
+                    f"endpoint {endpoint.name!r}: concurrency {level} is greater than its "
+                    f"{requests} requests; raise its requests or lower the concurrency")
+
+
+def resolve_baseline(ref: str, db_path: Path) -> int:
+    """--baseline is checked read-only, before the database is created or upgraded."""
+    from lib.db import open_db as open_database
+    if not db_path.exists():
+        raise options.UsageError(f"--baseline {ref!r}: there is no database at {db_path} yet")
+    db = open_database(db_path, readonly=True)
+    try:
+        baseline_id = db.resolve_run(ref)
+    finally:
+        db.close()
+    if baseline_id is None:
+        raise options.UsageError(f"--baseline {ref!r} matches no run in {db_path}; "
+                                 "use a run id from show_results.py, latest, previous or ~N")
+    return baseline_id
 
 
 def locate_workspace(args) -> Path | None:
@@ -170,9 +197,13 @@ def _exit_on_sigterm(signum, frame):
 
 if __name__ == "__main__":
     import signal
+
+    from lib.interrupts import Interrupted
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # before or after the run itself: nothing running yet
+    except (KeyboardInterrupt, Interrupted) as stop:
+        # Outside lib/runner.execute (which stops its servers itself) no
+        # process of ours is running: say so and exit like a shell would.
         print("benchmark.py: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + getattr(stop, "signum", signal.SIGINT))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from lib.interrupts import deferred
 from lib.loadresult import LoadResult
-from lib.parser import parse_ab, with_csv_percentiles
+from lib.parser import AbParseError, parse_ab, with_csv_percentiles
+from lib.server import signal_name
 
 _PROGRESS = re.compile(r"^(Completed|Finished) (\d+) requests")
 # "Finished N" repeats the last "Completed N": only the latter drives progress.
@@ -90,11 +91,14 @@ def run_ab(url: str, *, method: str = "GET", requests: int, concurrency: int,
         stdout_path = scratch_dir / "stdout"
         started = time.monotonic()
         with open(stdout_path, "wb") as stdout_file:
-            with deferred():  # a Ctrl-C now waits until `proc` holds ab's pid
-                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout_file,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+            proc = None
             stderr_lines = []
             try:
+                # A Ctrl-C during Popen waits until `proc` holds ab's pid, and
+                # is raised inside this try, whose handler stops ab.
+                with deferred():
+                    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout_file,
+                                            stderr=subprocess.PIPE, start_new_session=True)
                 for raw in proc.stderr:
                     line = raw.decode("utf-8", "replace")
                     match = _PROGRESS.match(line)
@@ -108,14 +112,25 @@ def run_ab(url: str, *, method: str = "GET", requests: int, concurrency: int,
                 _, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = os.waitstatus_to_exitcode(status)
             except BaseException:
-                _kill(proc)
+                if proc is not None:
+                    _kill(proc)
                 raise
             finally:
-                proc.stderr.close()
+                if proc is not None:
+                    proc.stderr.close()
         wall = time.monotonic() - started
         stdout = stdout_path.read_text(encoding="utf-8", errors="replace")
         stderr = "".join(stderr_lines)
-        result = parse_ab(stdout, stderr)
+        killer = signal_name(proc.returncode)
+        try:
+            result = parse_ab(stdout, stderr)
+        except AbParseError as exc:
+            # Output we cannot read fails this endpoint, not the whole run.
+            result = LoadResult(finished=False, error=f"ab output not understood: {exc}")
+        if killer:
+            # ab itself was killed (OOM killer, kill -9): whatever it printed is partial.
+            result.finished = False
+            result.error = f"ab was killed by {killer}"
         csv_text = csv_path.read_text() if csv_path.exists() else None
         if result.finished:
             result = with_csv_percentiles(result, csv_text)

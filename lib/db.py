@@ -40,6 +40,8 @@ _RUN_COLUMNS_V1 = (
     ("repeat", "INTEGER", "1"),
     ("warmup", "INTEGER", "0"),
     ("engine", "TEXT", "'ab'"),
+    ("keepalive", "INTEGER", "0"),
+    ("rate", "REAL", None),  # open-loop requests per second, or NULL for closed loop
     ("engine_version", "TEXT", None),
     ("target", "TEXT", None),  # binary path or URL that was measured
     ("finished_at", "TEXT", None),
@@ -180,7 +182,7 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
     if readonly:
         if not path.exists():
             raise DbError(f"no results database at {path}: run benchmark.py first, or pass --db PATH")
-        conn = _connect(f"file:{path}?mode=ro", uri=True)
+        conn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         version = _schema_version(conn, path)
         if version < SCHEMA_VERSION:
             memory = sqlite3.connect(":memory:", isolation_level=None)
@@ -371,6 +373,10 @@ class Database:
             raise
         return result_id
 
+    def set_backtrace(self, result_id: int, backtrace: str) -> None:
+        self._write("UPDATE benchmark_results SET backtrace = ? WHERE result_id = ?",
+                    (backtrace, result_id))
+
     def update_run(self, run_id: int, **fields) -> None:
         _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1] + ["notes"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -444,17 +450,20 @@ class Database:
 
     def baseline_run(self, run: dict) -> int | None:
         """The latest earlier run measured the same way: same pod, build mode,
-        requests, concurrency, repeat and engine, that stored at least one ok result."""
+        requests, concurrency, repeat, engine, keep-alive and rate, that stored
+        at least one ok result."""
         row = self.conn.execute(
             "SELECT run_id FROM benchmark_runs WHERE run_id < ?"
             " AND coalesce(pod, 'test') = coalesce(?, 'test')"
             " AND build_mode IS ? AND requests IS ? AND concurrency IS ?"
             " AND coalesce(repeat, 1) = coalesce(?, 1) AND coalesce(engine, 'ab') = coalesce(?, 'ab')"
+            " AND coalesce(keepalive, 0) = coalesce(?, 0) AND rate IS ?"
             " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
             "             AND coalesce(r.status, 'ok') = 'ok')"
             " ORDER BY run_id DESC LIMIT 1",
             (run["run_id"], run.get("pod"), run.get("build_mode"), run.get("requests"),
-             run.get("concurrency"), run.get("repeat"), run.get("engine"))).fetchone()
+             run.get("concurrency"), run.get("repeat"), run.get("engine"), run.get("keepalive"),
+             run.get("rate"))).fetchone()
         return row[0] if row else None
 
     def endpoint_history(self, run: dict, endpoint: str, concurrency: int, *, before_run_id: int,

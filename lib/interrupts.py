@@ -11,11 +11,12 @@ import signal
 import sys
 from contextlib import contextmanager
 
-_state = {"active": False, "seen": [], "deferring": 0, "pending": None}
+_state = {"seen": [], "deferring": 0, "pending": None}
 
 
 class Interrupted(BaseException):
-    """Ctrl-C (SIGINT) or SIGTERM arrived; `signum` says which."""
+    """Ctrl-C (SIGINT) or SIGTERM arrived; `signum` says which. A
+    BaseException like KeyboardInterrupt, so `except Exception` never eats it."""
 
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
@@ -37,13 +38,12 @@ def _handler(signum, frame):
 @contextmanager
 def signals_as_exceptions():
     previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    _state.update(active=True, seen=[], deferring=0, pending=None)
+    _state.update(seen=[], deferring=0, pending=None)
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        _state["active"] = False
 
 
 @contextmanager

@@ -68,11 +68,3 @@ class LoadResult:
     @property
     def max_ms(self) -> float | None:
         return self.percentile(100)
-
-    @property
-    def failures(self) -> int:
-        """Requests that did not get a good answer: ab's failures plus non-2xx,
-        which ab does not count as failed (a length failure on a non-2xx answer
-        is the same request, so take the larger of the overlapping counts)."""
-        other_failures = self.failed_requests - self.failed_length
-        return other_failures + max(self.failed_length, self.non_2xx)

@@ -61,9 +61,13 @@ def positive_float(text: str) -> float:
 
 
 def non_negative_float(text: str) -> float:
-    if text.strip() == "0":
-        return 0.0
-    return positive_float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or a positive number")
+    return value
 
 
 def port(text: str) -> int:

@@ -145,6 +145,14 @@ def with_csv_percentiles(result: LoadResult, csv_text: str | None) -> LoadResult
     ab writes the CSV even for runs that printed no summary; a missing or empty
     file (ab died before writing it) leaves the table values in place."""
     if csv_text and csv_text.strip() and result.complete_requests > 0:
-        result.percentiles = parse_percentile_csv(csv_text)
+        values = parse_percentile_csv(csv_text)
+        done = result.complete_requests
+        for percent in range(1, 100):
+            # ab reads row p at index round(done * p / 100): past the end of
+            # its array for small runs (p99 below 51 requests), where the
+            # value is garbage. The longest request is the right answer there.
+            if int(0.5 + done * percent / 100) >= done:
+                values[float(percent)] = values[100.0]
+        result.percentiles = values
         result.percentiles_source = "csv"
     return result

@@ -64,7 +64,7 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     comparison, summary = compare.compare_runs(base_rows, rows, threshold_pct=threshold_pct,
                                                histories=histories)
     report.update(baseline=baseline, comparison=comparison, summary=summary)
-    for field in ("requests", "concurrency", "repeat", "pod", "build_mode"):
+    for field in ("requests", "concurrency", "repeat", "pod", "build_mode", "keepalive", "rate"):
         if baseline.get(field) != run.get(field):
             report["notes"].append(f"{field} differs: run {baseline_id} {baseline.get(field)} vs "
                                    f"run {run_id} {run.get(field)}")
@@ -182,8 +182,12 @@ def verdict_line(report: dict) -> str:
             parts.append(f"against run {base}: " + ", ".join(bits))
         else:
             undecided = sum(1 for c in report["comparison"].values() if c["verdict"] == stats.INSUFFICIENT)
-            parts.append(f"against run {base}: no significant change"
-                         + (f" ({undecided} not judged: insufficient data)" if undecided else ""))
+            if undecided == len(report["comparison"]):
+                parts.append(f"against run {base}: not judged (insufficient data: use --repeat 5, "
+                             "or build up history)")
+            else:
+                parts.append(f"against run {base}: no significant change"
+                             + (f" ({undecided} not judged: insufficient data)" if undecided else ""))
     elif rows and report.get("comparison") is None:
         parts.append("no earlier comparable run to compare with")
     return "; ".join(parts)

@@ -10,13 +10,13 @@
     stop the servers (always), set the run's final status
 
 Ctrl-C and SIGTERM become an `Interrupted` exception (lib/interrupts.py), so
-the same `finally` that stops the servers runs on every path out; later
-signals are ignored until cleanup is done, so a second Ctrl-C cannot leave
-orphans either.
+the same `finally` that stops the servers runs on every path out. Later
+signals are only reported, so a second Ctrl-C cannot cut the cleanup short;
+while a process is being spawned or the run's row written, the exception
+waits until that is done.
 """
 from __future__ import annotations
 
-import json
 import signal
 import statistics
 import sys
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from lib import engines, procstats
-from lib.interrupts import Interrupted, signals_as_exceptions
+from lib.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.db import Database, DbError, dumps
 from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok,
                         signal_name, start_servers, stop_servers)
@@ -89,6 +89,7 @@ class Slot:
     url: str | None
     server: HbfServer | None = None
     restarts: int = 0
+    needs_restart: bool = False  # crashed or hung during an endpoint; stopped already
     down: str | None = None  # why this role can no longer be measured
 
 
@@ -114,13 +115,14 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
     """Run the plan, storing as it goes. Never raises for faults of the
     server, the build or the database: they end up in the Outcome."""
     started = time.monotonic()
-    run_id = db.create_run({**plan.run_row, "status": "running"})
-    outcome = Outcome(run_id, "running", 0)
-    slots: dict[str, Slot] = {}
+    slots: dict[str, Slot] = {}  # filled before any server starts: the finally stops them
     with signals_as_exceptions():
+        with deferred():  # a Ctrl-C now waits until the run row exists
+            run_id = db.create_run({**plan.run_row, "status": "running"})
+        outcome = Outcome(run_id, "running", 0)
         try:
             try:
-                slots = _prepare_slots(plan, outcome)
+                _prepare_slots(plan, outcome, slots)
                 _measure_all(plan, db, slots, outcome)
             finally:
                 stop_servers([s.server for s in slots.values() if s.server])
@@ -134,37 +136,44 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             outcome.status, outcome.exit_code = "failed", 1
             outcome.error = f"internal error: {exc!r}"
             outcome.crash = exc
-        if outcome.status == "running":
-            problems = [r for r in db.results(run_id, with_samples=False) if r["status"] != "ok"]
-            # A server that died between endpoints is a crash too, even if
-            # every endpoint was measured after its restart.
-            outcome.status = "partial" if problems or outcome.events else "complete"
-            outcome.exit_code = 1 if problems or outcome.events else 0
-        try:
-            db.update_run(run_id, status=outcome.status, exit_code=outcome.exit_code,
-                          error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,
-                          finished_at=now_iso(), duration_s=round(time.monotonic() - started, 3))
-        except DbError as exc:
-            say(f"could not record the run's final status: {exc}")
-            outcome.error = outcome.error or str(exc)
-            outcome.exit_code = outcome.exit_code or 2
+        # Recording the outcome must not be cut short by a late Ctrl-C (it may
+        # wait for a busy database): a signal now is held until it is written.
+        with deferred():
+            _record_outcome(db, outcome, started)
     return outcome
 
 
-def _prepare_slots(plan: RunPlan, outcome: Outcome) -> dict[str, Slot]:
+def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
+    if outcome.status == "running":
+        problems = [r for r in db.results(outcome.run_id, with_samples=False) if r["status"] != "ok"]
+        # A server that died between endpoints is a crash too, even if every
+        # endpoint was measured after its restart.
+        outcome.status = "partial" if problems or outcome.events else "complete"
+        outcome.exit_code = 1 if problems or outcome.events else 0
+    try:
+        db.update_run(outcome.run_id, status=outcome.status, exit_code=outcome.exit_code,
+                      error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,
+                      finished_at=now_iso(), duration_s=round(time.monotonic() - started, 3))
+    except DbError as exc:
+        say(f"could not record the run's final status: {exc}")
+        outcome.error = outcome.error or str(exc)
+        outcome.exit_code = outcome.exit_code or 2
+    return outcome
+
+
+def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> None:
+    """Fill `slots` with a server (started) or a given URL per role."""
     roles = plan.suite.servers
     if plan.urls is not None:
-        slots = {}
         for role in roles:
             url = plan.urls.get(role)
             slots[role] = Slot(role, url, down=None if url else
                                f"no --{'dev-' if role == 'dev' else ''}url given for {role} endpoints")
             if not url:
                 say(f"skipping {role} endpoints: {slots[role].down}")
-        return slots
+        return
     command = plan.build() if plan.build else plan.server_command
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    slots = {}
     taken: set[int] = set()
     for role in roles:
         port, note = choose_port(plan.ports[role], taken)
@@ -192,7 +201,6 @@ def _prepare_slots(plan: RunPlan, outcome: Outcome) -> dict[str, Slot]:
         for slot in slots.values():
             slot.url = slot.server.url
     say("ready: " + ", ".join(f"{s.role} in {s.ready_after_s:.2f} s" for s in servers))
-    return slots
 
 
 def _port_now_busy(port: int) -> bool:
@@ -207,8 +215,11 @@ def _measure_all(plan: RunPlan, db: Database, slots: dict[str, Slot], outcome: O
         label = f"[{number}/{len(steps)}] {endpoint.category} {endpoint.name}"
         if len(plan.concurrency_levels) > 1 or endpoint.concurrency:
             label += f" c={concurrency}"
-        if slot.down is None:
-            _revive_if_dead(plan, slot, outcome)
+        if slot.down is None and slot.server is not None:
+            if slot.needs_restart:
+                _restart(plan, slot, outcome)
+            else:
+                _revive_if_dead(plan, slot, outcome)
         if slot.down is not None:
             if plan.urls is not None and slot.url is None:
                 continue  # skipped dev endpoints of a --url run: said once already
@@ -219,13 +230,21 @@ def _measure_all(plan: RunPlan, db: Database, slots: dict[str, Slot], outcome: O
             continue
         say(f"{label} ({requests} requests, concurrency {concurrency})")
         row, samples = measure_endpoint(plan, slot, endpoint, requests, concurrency)
-        if row["status"] == "crashed" and plan.backtrace:
-            from lib.backtrace import capture_for
-            row["backtrace"] = capture_for(plan, slot, endpoint, requests, concurrency, outcome.run_id)
-        db.add_result(outcome.run_id, row, samples)
+        result_id = db.add_result(outcome.run_id, row, samples)  # stored before anything slow
         say(f"{label}: {_one_line(row)}")
         if row["status"] in ("crashed", "timeout"):
-            _restart(plan, slot, outcome)
+            if slot.server is None:
+                # A server we did not start is not ours to restart.
+                slot.down = f"the server at {slot.url} {row['status']} during {endpoint.name}"
+                outcome.events.append(slot.down)
+                continue
+            stop_servers([slot.server], grace=1.0)  # a hung server is killed now
+            slot.needs_restart = True  # restarted when an endpoint needs it
+            if row["status"] == "crashed" and plan.backtrace:
+                from lib.backtrace import capture_for
+                backtrace = capture_for(plan, slot, endpoint, requests, concurrency, outcome.run_id)
+                if backtrace:
+                    db.set_backtrace(result_id, backtrace)
 
 
 def _base_row(endpoint: Endpoint, requests: int, concurrency: int, plan: RunPlan) -> dict:
@@ -268,15 +287,19 @@ def measure_endpoint(plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: in
                           rate=plan.rate, progress=_progress_printer(sample_number, plan.repeat))
         after = procstats.snapshot(server.pid) if server else None
         _end_progress()
-        status, error, crash = classify(run, slot, requests, endpoint)
+        sample_status = classify(run, slot, requests, endpoint)
         runs.append(run)
         samples.append(_sample(run, before, after))
-        if status == "failed" and not run.result.finished:
+        # The endpoint's status is its worst sample's: a later good sample
+        # does not hide a failed one.
+        if _SEVERITY[sample_status[0]] > _SEVERITY[status]:
+            status, error, crash = sample_status
+        if sample_status[0] == "failed" and not run.result.finished:
             break  # the load generator gave up; more samples would too
     row.update(_aggregate(samples))
     last = runs[-1].result if runs else None
     if last is not None:
-        row.update(_detail(last))
+        row.update(_detail(last))  # breakdowns and tables: the last sample's
     row["sample_count"] = len(samples)
     row.update(status=status, error=error, crash_signal=crash, finished_at=now_iso())
     if server:
@@ -284,18 +307,26 @@ def measure_endpoint(plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: in
     return row, samples
 
 
+_SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
+
+
 def classify(run, slot: Slot, requests: int, endpoint: Endpoint) -> tuple[str, str | None, str | None]:
     """(status, error, crash signal) of one load run."""
     result = run.result
     server = slot.server
     if server is not None:
-        died = not server.alive() or (not result.finished and server.wait_exit(0.5) is not None)
+        # A server that dies may take a moment to be reaped (a core dump being
+        # written): when the connection itself went away, give it a few seconds.
+        lost = not result.finished and any(word in (result.error or "").lower()
+                                           for word in ("reset", "refused", "broken"))
+        died = not server.alive() or (not result.finished
+                                      and server.wait_exit(5.0 if lost else 0.5) is not None)
         if died:
             code = server.proc.returncode
             return ("crashed", f"{slot.role} server {describe_exit(code)} after "
                     f"{result.complete_requests} of {requests} requests"
                     + (f" ({result.error})" if result.error else ""), signal_name(code))
-    elif not result.finished and not health_ok(_port_of(slot.url)):
+    elif not result.finished and not _url_healthy(slot.url) and "timeout" not in (result.error or "").lower():
         return ("crashed", f"server at {slot.url} stopped answering after {result.complete_requests}"
                 f" of {requests} requests" + (f" ({result.error})" if result.error else ""), None)
     if not result.finished:
@@ -325,10 +356,10 @@ def classify(run, slot: Slot, requests: int, endpoint: Endpoint) -> tuple[str, s
     return "ok", None, None
 
 
-def _port_of(url: str) -> int:
+def _url_healthy(url: str) -> bool:
     from urllib.parse import urlsplit
     parts = urlsplit(url)
-    return parts.port or (443 if parts.scheme == "https" else 80)
+    return health_ok(parts.port or 80, host=parts.hostname or "127.0.0.1")
 
 
 def _sample(run, before, after) -> dict:
@@ -365,7 +396,8 @@ def _aggregate(samples: list[dict]) -> dict:
     rates = [s["requests_per_sec"] for s in samples if s.get("requests_per_sec") is not None]
     row["rps_min"] = min(rates) if rates else None
     row["rps_max"] = max(rates) if rates else None
-    row["time_per_request_all"] = None
+    # Counts: a typical sample's completions, but the worst sample's failures,
+    # so a failure in any sample shows in the row.
     row["complete_requests"] = int(statistics.median_low(
         [s["complete_requests"] or 0 for s in samples])) if samples else 0
     row["failed_requests"] = max((s["failed_requests"] or 0 for s in samples), default=0)
@@ -423,6 +455,7 @@ def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
     """Start the role's server afresh. A server that will not come back, or
     keeps dying, is given up on: its remaining endpoints are marked failed."""
     server = slot.server
+    slot.needs_restart = False
     stop_servers([server], grace=1.0)  # a hung server is killed; a dead one reaped
     if slot.restarts >= MAX_RESTARTS_PER_SERVER:
         slot.down = f"the {slot.role} server died {slot.restarts + 1} times; not restarting it again"
@@ -475,7 +508,3 @@ def _one_line(row: dict) -> str:
     if row.get("error"):
         parts.append(row["error"])
     return ", ".join(parts)
-
-
-def environment_json(env: dict) -> str:
-    return json.dumps(env, sort_keys=True)

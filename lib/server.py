@@ -197,12 +197,12 @@ class HbfServer:
                 pass
 
 
-def health_ok(port: int, timeout: float = 1.0) -> bool:
+def health_ok(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
     """GET /health answers 200. A raw socket rather than http.client: it is
     polled every 20 ms during start-up, and http.client drags in ssl."""
     try:
-        with socket.create_connection((HOST, port), timeout=timeout) as conn:
-            conn.sendall(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.sendall(b"GET /health HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
             status_line = conn.makefile("rb").readline(200)
     except OSError:
         return False

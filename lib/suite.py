@@ -46,9 +46,6 @@ class Endpoint:
     requests: int | None = None  # None: the run's --requests
     concurrency: int | None = None  # None: the run's --concurrency
 
-    def status_ok(self, status: int) -> bool:
-        return status in self.expect_status if self.expect_status else 200 <= status < 300
-
 
 @dataclass(frozen=True)
 class Suite:

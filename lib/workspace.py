@@ -75,14 +75,18 @@ def bazel_build(workspace: Path, pod: str, mode: str) -> Path:
                              "or pass --binary PATH / --no-build to use an existing binary")
     command = [bazel, "build", f"//:{pod_target(pod)}", f"--compilation_mode={mode}"]
     print(f"hbf-bench: building: {' '.join(command)}", file=sys.stderr, flush=True)
-    with deferred():  # a Ctrl-C now waits until `proc` holds bazel's pid
-        proc = subprocess.Popen(command, cwd=workspace, stdin=subprocess.DEVNULL,
-                                stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-                                start_new_session=True)
+    proc = None
     try:
+        # A Ctrl-C during Popen waits until `proc` holds bazel's pid, and is
+        # raised inside this try, whose handler stops bazel.
+        with deferred():
+            proc = subprocess.Popen(command, cwd=workspace, stdin=subprocess.DEVNULL,
+                                    stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
+                                    start_new_session=True)
         code = proc.wait()
     except BaseException:
-        _stop_group(proc)
+        if proc is not None:
+            _stop_group(proc)
         raise
     if code != 0:
         raise WorkspaceError(f"bazel build //:{pod_target(pod)} failed (exit {code}); "

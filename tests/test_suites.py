@@ -172,6 +172,21 @@ class Targets(unittest.TestCase):
         self.assertEqual([r["endpoint"] for r in json.loads(skipped.stdout)["results"]], ["/user/7"])
         self.assertIn("skipping dev endpoints", skipped.stderr)
 
+    def test_a_url_server_that_crashes_is_not_restarted(self):
+        suite = self.tmp / "suite.toml"
+        suite.write_text('[[endpoints]]\ncategory = "runtime"\npath = "/hello"\n'
+                         '[[endpoints]]\ncategory = "runtime"\npath = "/echo"\n')
+        with StandinServer("--crash-on", "/hello", "--crash-after", "30") as server:
+            done = run_benchmark("--url", server.url, "--suite", suite, "--db", self.db, "--json",
+                                 "--requests", 100, "--concurrency", 2, "--warmup", 0)
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        self.assertNotIn("Traceback", done.stderr)
+        hello, echo = json.loads(done.stdout)["results"]
+        self.assertEqual(hello["status"], "crashed")
+        self.assertIn("stopped answering", hello["error"])
+        self.assertEqual(echo["status"], "failed")
+        self.assertIn("not measured", echo["error"])
+
     def test_remote_url_needs_allow_remote(self):
         done = run_benchmark("--url", "http://example.com:80", "--db", self.db)
         self.assertEqual(done.returncode, 2)
