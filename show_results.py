@@ -23,15 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-EXIT_USAGE = 2
+from lib.cliargs import OneLineParser  # noqa: E402
+
 STATUSES = ("running", "complete", "partial", "failed", "interrupted")
 MAX_LIMIT = 1_000_000
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
 
 
 def limit_type(text: str) -> int:

@@ -60,6 +60,16 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
                             threshold_pct=threshold_pct, history=history, metric="req/s")
     entry.update(change_pct=_round(verdict.change_pct), verdict=verdict.verdict, method=verdict.method,
                  p_value=verdict.p_value, z=verdict.z, explanation=verdict.explanation)
+    noise = run_to_run_noise_pct(history)
+    if (verdict.verdict in (stats.REGRESSED, stats.IMPROVED) and verdict.method != stats.METHOD_HISTORY
+            and noise is not None and abs(verdict.change_pct) < 3 * noise):
+        # Samples of one run share that run's conditions (server process,
+        # machine load), so a rank test sees only within-run noise. Earlier
+        # runs show how far whole runs wander: a change inside 3x that is
+        # not called, however tight each run's samples are.
+        entry.update(verdict=stats.NO_CHANGE,
+                     explanation=f"{verdict.explanation}, but within 3x the run-to-run noise "
+                                 f"(±{noise:.1f}% over {len(history)} earlier runs)")
     base_cpu, cur_cpu = (_values(baseline, "server_cpu_us_per_req"),
                          _values(current, "server_cpu_us_per_req"))
     if len(base_cpu) >= 3 and len(cur_cpu) >= 3:
@@ -70,6 +80,15 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
         entry["cpu_verdict"] = cpu.verdict
         entry["cpu_explanation"] = cpu.explanation
     return entry
+
+
+def run_to_run_noise_pct(history: list[float] | None, min_runs: int = 5) -> float | None:
+    """Relative stdev, in percent, of earlier comparable runs' medians."""
+    values = [v for v in history or [] if v]
+    if len(values) < min_runs:
+        return None
+    mean = stats.mean(values)
+    return 100.0 * stats.stdev(values) / mean if mean else None
 
 
 def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,

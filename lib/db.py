@@ -476,9 +476,10 @@ class Database:
             " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
             " AND coalesce(run.pod, 'test') = coalesce(?, 'test') AND run.build_mode IS ?"
             " AND res.requests = ? AND coalesce(res.engine, 'ab') = coalesce(?, 'ab')"
+            " AND coalesce(run.repeat, 1) = coalesce(?, 1)"
             " ORDER BY res.run_id DESC LIMIT ?",
             (endpoint, concurrency, before_run_id, run.get("pod"), run.get("build_mode"),
-             run.get("requests"), run.get("engine"), limit)).fetchall()
+             run.get("requests"), run.get("engine"), run.get("repeat"), limit)).fetchall()
         return [dict(r) for r in reversed(rows)]
 
     def run_count(self) -> int:

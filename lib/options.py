@@ -5,29 +5,20 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lib.cliargs import EXIT_USAGE, OneLineParser  # noqa: F401 (EXIT_USAGE: for benchmark.py)
 from lib.workspace import BUILD_MODES, POD_NAME
 
 DEFAULT_REQUESTS = 1000
 DEFAULT_CONCURRENCY = 10
 MAX_CONCURRENCY = 20000  # ab's own limit
 MAX_NOTES = 10_000
-EXIT_USAGE = 2
 
 
 class UsageError(Exception):
     """Bad input: exit 2 with this one line."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus an error; we print one line that names the fix."""
-
-    def error(self, message: str):
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
 
 
 def positive_int(text: str) -> int:

@@ -24,24 +24,30 @@ How it works
 
 Threads, asyncio or one epoll loop: measured
 --------------------------------------------
-The same closed loop written three ways, 5000 GET /hello without keep-alive,
-concurrency 10, on the 2-core development machine, runs alternated with ab:
+The same closed loop written four ways: 5000 GET /hello, concurrency 10, no
+keep-alive, against nginx 1.22 (one worker) on the 2-core development machine,
+runs alternated with ab, median of 5 (req/s), and the client's CPU time per
+request (user + system, which does not depend on what else the machine runs):
 
-    engine                                   nginx 1.22      ThreadingHTTPServer
-    asyncio streams (open_connection)        ~2,500 req/s    ~1,450 req/s
-    asyncio, loop.sock_connect/sock_recv     ~3,700 req/s    ~1,550 req/s
-    threads + blocking sockets               ~5,000 req/s    ~1,750 req/s
-    one epoll loop, non-blocking (this)      ~7,500 req/s    ~1,850 req/s
-    ab -n 5000 -c 10, same minutes           ~10,000 req/s   ~1,900 req/s
+    engine                                   req/s    client CPU per request
+    asyncio streams (open_connection)        2,640
+    asyncio, loop.sock_connect/sock_recv     3,665
+    threads + blocking sockets               7,441    ~166 us
+    one epoll loop, non-blocking (this)      8,904    ~108 us
+    ab -n 5000 -c 10 (C, for scale)         10,644     ~92 us
+    keep-alive: this 32,802 vs ab -k 34,578 (~35 us vs ~22 us CPU per request)
 
-Threads beat asyncio (a blocking call is one system call with the GIL released;
-asyncio adds an epoll round and several Python callbacks per step), but ten
-threads fight over the GIL: every connect/send/recv/close hands it over, which
-cost about 10 context switches per request and held threads to about half of
-ab. One thread driving epoll directly has no GIL hand-offs and few Python steps
-per request, and it makes stopping, timeouts and the open-loop schedule simple
-(everything happens in one thread). Against a slow server (Python's, HBF's JS
-routes) every engine measures the server, not itself.
+Threads beat asyncio: a blocking call is one system call with the GIL released,
+while asyncio adds an epoll round and several Python callbacks per step. But
+ten threads fight over the GIL: every connect/send/recv/close hands it over
+(about 10 context switches per request in the first, threaded version of this
+module, which reached only half of ab). One thread driving epoll directly has
+no GIL hand-offs and few Python steps per request, and keeps stopping,
+timeouts and the open-loop schedule simple (everything happens in one thread).
+Against a slow server every engine measures the server: against Python's
+ThreadingHTTPServer this engine and ab are level (about 2,000 req/s; 4,600 vs
+5,100 with keep-alive). A one-thread client is more sensitive than ab to other
+busy processes on the same cores; compare runs made on a quiet machine.
 
 Counting, like ab -l
 --------------------
@@ -312,9 +318,11 @@ def _target(url: str):
 
 
 def _request_bytes(method, path, host_header, body, content_type, headers, keepalive) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host_header}"]
+    lines = [f"{method} {path} HTTP/1.1"]
     headers = dict(headers or {})
     given = {k.lower() for k in headers}
+    if "host" not in given:
+        lines.append(f"Host: {host_header}")
     if "user-agent" not in given:
         lines.append("User-Agent: hbf-bench-pyload/1")
     if "accept" not in given:

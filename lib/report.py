@@ -56,7 +56,9 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     several = compare.sweeps(rows)
     histories = {}
     for row in rows:
-        if row.get("sample_count", 1) and len(row.get("samples") or []) < 3:
+        # Every endpoint gets its run-to-run history: single samples are judged
+        # against it, and repeated samples must also clear its noise.
+        if (row.get("status") or "ok") == "ok":
             history = db.endpoint_history(run, row["endpoint"], row["concurrency"],
                                           before_run_id=baseline_id)
             histories[compare.result_key(row, several)] = [
