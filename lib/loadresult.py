@@ -44,7 +44,7 @@ class LoadResult:
     # percentile (0..100) -> milliseconds. From ab's -e CSV when present
     # (microsecond resolution), else from its whole-millisecond table.
     percentiles: dict[float, float] = field(default_factory=dict)
-    percentiles_source: str | None = None  # "csv", "table", "exact"
+    percentiles_source: str | None = None  # "csv" (ab -e), "table" (printed rows), "exact" (python), "wrk" (lua histogram)
 
     def percentile(self, p: float) -> float | None:
         return self.percentiles.get(float(p))
