@@ -23,20 +23,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib.cliargs import OneLineParser  # noqa: E402
+from lib.cliargs import OneLineParser, whole_number  # noqa: E402
 
 STATUSES = ("running", "complete", "partial", "failed", "interrupted")
 MAX_LIMIT = 1_000_000
 
 
-def limit_type(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"{value} must be between 1 and {MAX_LIMIT:,}")
-    return value
+limit_type = whole_number(1, MAX_LIMIT)
 
 
 def threshold_type(text: str) -> float:

@@ -116,12 +116,16 @@ def main() -> None:
             proc, url = starter(folder)
             endpoint = Endpoint(name=path, category="static", path=path)
             try:
-                for keepalive in (False, True):
+                # The last setting compares latency at the same, light load:
+                # one connection, where no engine is bound by its own CPU.
+                for keepalive, concurrency in ((False, args.concurrency), (True, args.concurrency),
+                                               (False, 1)):
                     figures = {e: {"rps": [], "p50": [], "cpu": []} for e in available}
                     for _ in range(args.rounds):
                         for engine in available:
-                            run = engines.run(engine, url + path, endpoint, requests=args.requests,
-                                              concurrency=args.concurrency, timeout_s=10, keepalive=keepalive)
+                            run = engines.run(engine, url + path, endpoint,
+                                              requests=args.requests if concurrency > 1 else args.requests // 5,
+                                              concurrency=concurrency, timeout_s=10, keepalive=keepalive)
                             result = run.result
                             if result.requests_per_sec:
                                 figures[engine]["rps"].append(result.requests_per_sec)
@@ -135,14 +139,15 @@ def main() -> None:
                         rps = statistics.median(figures[engine]["rps"]) if figures[engine]["rps"] else None
                         p50 = statistics.median(figures[engine]["p50"]) if figures[engine]["p50"] else None
                         cpu = statistics.median(figures[engine]["cpu"]) if figures[engine]["cpu"] else None
-                        rows.append((target, "on" if keepalive else "off", engine, rps, p50, cpu,
+                        rows.append((target, f"{'on' if keepalive else 'off'}, c={concurrency}", engine, rps, p50, cpu,
                                      rps / ab_rps if rps and ab_rps else None,
                                      p50 / ab_p50 if p50 and ab_p50 else None))
-                    print(f"  done: {target}, keep-alive {'on' if keepalive else 'off'}", flush=True)
+                    print(f"  done: {target}, keep-alive {'on' if keepalive else 'off'}, c={concurrency}",
+                          flush=True)
             finally:
                 stop(proc)
     print()
-    print("| server | keep-alive | engine | req/s | p50 ms | client CPU % | req/s vs ab | p50 vs ab |")
+    print("| server | keep-alive, c | engine | req/s | p50 ms | client CPU % | req/s vs ab | p50 vs ab |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for target, keepalive, engine, rps, p50, cpu, rps_ratio, p50_ratio in rows:
         fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731

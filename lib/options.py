@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.cliargs import EXIT_USAGE, OneLineParser  # noqa: F401 (EXIT_USAGE: for benchmark.py)
+from lib.cliargs import EXIT_USAGE, OneLineParser, whole_number  # noqa: F401 (EXIT_USAGE: for benchmark.py)
 from lib.workspace import BUILD_MODES, POD_NAME
 
 DEFAULT_REQUESTS = 1000
@@ -21,24 +21,8 @@ class UsageError(Exception):
     """Bad input: exit 2 with this one line."""
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+positive_int = whole_number(1)
+non_negative_int = whole_number(0)
 
 
 def positive_float(text: str) -> float:

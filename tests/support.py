@@ -184,3 +184,15 @@ class StandinServer:
         """(status, headers with lower-case names, body) of one request."""
         return http_request(self.port, method, path, body=body, headers=headers,
                             timeout=timeout)
+
+
+class TempDirTestCase(unittest.TestCase):
+    """A fresh folder per test: ``self.tmp`` (a Path) and ``self.db`` in it."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.db = self.tmp / "r.db"
+
+    def tearDown(self):
+        self._tmp.cleanup()

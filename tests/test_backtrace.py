@@ -2,27 +2,17 @@
 import json
 import os
 import shutil
-import tempfile
 import unittest
-from pathlib import Path
 
 from tests.cli import demo_args, run_benchmark
-from tests.support import requires_ab
+from tests.support import TempDirTestCase, requires_ab
 
 CRASH = ["--only", "/hello", "--warmup", "0", "--server-arg=--crash-on", "--server-arg=/hello",
          "--server-arg=--crash-after", "--server-arg=30"]
 
 
 @requires_ab
-class Backtrace(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        self.db = self.tmp / "r.db"
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
+class Backtrace(TempDirTestCase):
     @unittest.skipUnless(shutil.which("gdb"), "gdb is not installed")
     def test_crash_comes_with_gdb_frames(self):
         done = run_benchmark(*demo_args(self.db, "--backtrace", "--json", *CRASH, requests=100,

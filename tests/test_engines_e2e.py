@@ -8,18 +8,10 @@ import unittest
 from pathlib import Path
 
 from tests.cli import demo_args, run_benchmark
-from tests.support import requires_ab
+from tests.support import TempDirTestCase, requires_ab
 
 
-class PythonEngine(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        self.db = self.tmp / "r.db"
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
+class PythonEngine(TempDirTestCase):
     def test_full_suite_with_the_python_engine(self):
         done = run_benchmark(*demo_args(self.db, "--engine", "python", "--json", requests=200))
         self.assertEqual(done.returncode, 0, done.stderr[-2000:])

@@ -10,13 +10,12 @@ import shutil
 import signal
 import sqlite3
 import stat
-import tempfile
 import textwrap
 import unittest
 from pathlib import Path
 
 from tests.cli import LiveBenchmark, demo_args, run_benchmark
-from tests.support import free_port, requires_ab, wait_until
+from tests.support import TempDirTestCase, free_port, requires_ab, wait_until
 from tests.test_zz_leftovers import tagged_processes
 
 
@@ -56,14 +55,9 @@ def slow_suite(tmp: Path) -> Path:
     return suite
 
 
-class WithTmp(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        self.db = self.tmp / "r.db"
-
+class WithTmp(TempDirTestCase):
     def tearDown(self):
-        self._tmp.cleanup()
+        super().tearDown()
         no_leftovers(self)
 
 

@@ -2,14 +2,13 @@
 --url against a server the test started, and broken suite files."""
 import json
 import sys
-import tempfile
 import textwrap
 import unittest
 from pathlib import Path
 
 from lib.suite import DEFAULT_SUITE, SuiteError, load_suite
 from tests.cli import demo_args, run_benchmark
-from tests.support import STANDIN, StandinServer, free_port, requires_ab
+from tests.support import STANDIN, StandinServer, TempDirTestCase, free_port, requires_ab
 
 TWO_ENDPOINTS = textwrap.dedent("""
     name = "two"
@@ -39,14 +38,7 @@ def write_suite(folder: Path, text: str = TWO_ENDPOINTS, name: str = "suite.toml
     return path
 
 
-class SuiteFiles(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
+class SuiteFiles(TempDirTestCase):
     def test_default_suite_is_the_seven_endpoints(self):
         suite = load_suite(DEFAULT_SUITE)
         self.assertEqual(len(suite.endpoints), 7)
@@ -111,15 +103,7 @@ class SuiteFiles(unittest.TestCase):
 
 
 @requires_ab
-class Targets(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        self.db = self.tmp / "r.db"
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
+class Targets(TempDirTestCase):
     def check_two(self, report, pod):
         self.assertEqual(report["pod"], pod)
         self.assertEqual(report["suite"], "two")
