@@ -505,6 +505,9 @@ def _one_line(row: dict) -> str:
         parts.append(f"{rps:,.1f} req/s")
     if row.get("p99_ms") is not None:
         parts.append(f"p99 {row['p99_ms']:.2f} ms")
+    if row.get("client_bound"):
+        parts.append(f"client-bound: {row['engine']} used {row['client_cpu_pct']:.0f}% of a core, "
+                     "so the load generator, not the server, was the limit")
     if row.get("error"):
         parts.append(row["error"])
     return ", ".join(parts)
