@@ -83,12 +83,15 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
 
 
 def run_to_run_noise_pct(history: list[float] | None, min_runs: int = 5) -> float | None:
-    """Relative stdev, in percent, of earlier comparable runs' medians."""
+    """How far earlier comparable runs' medians wander, in percent: robust
+    (MAD-based) here, because repeated samples already brought their own
+    evidence and one odd earlier run should not veto every later verdict.
+    (Single samples have no such evidence: stats.compare judges them against
+    the plain, more cautious stdev.)"""
     values = [v for v in history or [] if v]
     if len(values) < min_runs:
         return None
-    mean = stats.mean(values)
-    return 100.0 * stats.stdev(values) / mean if mean else None
+    return stats.robust_noise_pct(values)
 
 
 def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,

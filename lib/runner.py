@@ -29,7 +29,7 @@ from typing import Callable
 from lib import engines, procstats
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.db import Database, DbError, dumps
-from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok,
+from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok, port_is_free,
                         signal_name, start_servers, stop_servers)
 from lib.suite import Endpoint, Suite
 from lib.workspace import WorkspaceError
@@ -191,7 +191,7 @@ def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> N
     except ServerError:
         # A port grabbed by someone else between our check and the server's
         # bind: one more try on fresh ports, then give up.
-        busy = [s for s in servers if not s.alive() and _port_now_busy(s.port)]
+        busy = [s for s in servers if not s.alive() and not port_is_free(s.port)]
         if not busy:
             raise
         for server in busy:
@@ -201,11 +201,6 @@ def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> N
         for slot in slots.values():
             slot.url = slot.server.url
     say("ready: " + ", ".join(f"{s.role} in {s.ready_after_s:.2f} s" for s in servers))
-
-
-def _port_now_busy(port: int) -> bool:
-    from lib.server import port_is_free
-    return not port_is_free(port)
 
 
 def _measure_all(plan: RunPlan, db: Database, slots: dict[str, Slot], outcome: Outcome) -> None:

@@ -341,6 +341,19 @@ def bootstrap_ratio_ci(a, b, confidence: float = 0.95, iterations: int = 2000,
     return lo, hi
 
 
+def robust_noise_pct(values) -> float | None:
+    """Run-to-run noise in percent of the median: 1.4826 x the median absolute
+    deviation (the stdev, for normal data), so one odd run (a neighbour's job,
+    a step in the machine's load) does not blind the verdicts that follow."""
+    xs = _clean(values)
+    if not xs:
+        return None
+    center = _median(xs)
+    if center == 0:
+        return None
+    return 1.4826 * _median([abs(x - center) for x in xs]) / abs(center) * 100.0
+
+
 def history_zscore(history, value) -> float | None:
     """(value - mean(history)) / stdev(history): how unusual ``value`` is.
 

@@ -427,3 +427,13 @@ class TestMemory(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RobustNoise(unittest.TestCase):
+    def test_one_odd_run_does_not_inflate_it(self):
+        from lib.stats import robust_noise_pct
+        quiet = [100, 101, 99, 100, 102, 98, 100]
+        self.assertAlmostEqual(robust_noise_pct(quiet), 1.4826, places=3)  # MAD 1 around 100
+        self.assertAlmostEqual(robust_noise_pct(quiet + [160]), 1.4826, places=3)
+        self.assertIsNone(robust_noise_pct([]))
+        self.assertIsNone(robust_noise_pct([0, 0, 0]))
