@@ -456,16 +456,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         target = self.path
         path, _, query = target.partition("?")
         if srv.crash_on is not None and path == srv.crash_on:
-            with srv.counter_lock:
-                srv.crash_count += 1
-                n = srv.crash_count
+            n = srv.count("crash")
             if n >= srv.crash_after:
                 log("error", f"crashing on purpose: request {n} to {path} (--crash-on)")
                 _crash()
         if srv.hang_on is not None and path == srv.hang_on:
-            with srv.counter_lock:
-                srv.hang_count += 1
-                n = srv.hang_count
+            n = srv.count("hang")
             if n >= srv.hang_after:
                 log("warn", f"hanging on purpose: request {n} to {path} (--hang-on)")
                 self.close_connection = True
@@ -565,11 +561,18 @@ class Server(http.server.ThreadingHTTPServer):
         self.dev = args.dev
         self.debug = LEVELS[args.log_level] <= LEVELS["debug"]
         self.delay = args.delay_ms / 1000.0
-        self.crash_on, self.crash_after, self.crash_count = args.crash_on, args.crash_after, 0
-        self.hang_on, self.hang_after, self.hang_count = args.hang_on, args.hang_after, 0
+        self.crash_on, self.crash_after = args.crash_on, args.crash_after
+        self.hang_on, self.hang_after = args.hang_on, args.hang_after
+        self.knob_counts = {"crash": 0, "hang": 0}  # requests seen by each knob's path
         self.counter_lock = threading.Lock()
         self.requests_served = 0
         super().__init__((HOST, port), Handler)
+
+    def count(self, knob: str) -> int:
+        """One more request to the knob's path; returns its number (1, 2, ...)."""
+        with self.counter_lock:
+            self.knob_counts[knob] += 1
+            return self.knob_counts[knob]
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a DNS look-up: skip it.

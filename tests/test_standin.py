@@ -26,12 +26,13 @@ def run_standin(*args, timeout: float = 10.0) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
-class NormalModeTest(unittest.TestCase):
-    """One server without --dev for all route checks."""
+class OneServer(unittest.TestCase):
+    """One stand-in shared by a class's tests; DEV says whether it has --dev."""
+    DEV = False
 
     @classmethod
     def setUpClass(cls):
-        cls.server = StandinServer()
+        cls.server = StandinServer(dev=cls.DEV)
         cls.server.start()
 
     @classmethod
@@ -40,6 +41,10 @@ class NormalModeTest(unittest.TestCase):
 
     def req(self, method, path, **kw):
         return self.server.request(method, path, **kw)
+
+
+class NormalModeTest(OneServer):
+    """One server without --dev for all route checks."""
 
     def test_health_is_a_c_route(self):
         status, headers, body = self.req("GET", "/health")
@@ -172,18 +177,8 @@ class NormalModeTest(unittest.TestCase):
         self.assertNotIn("Traceback", self.server.log_text())
 
 
-class DevModeTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = StandinServer(dev=True)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.__exit__(None, None, None)
-
-    def req(self, method, path, **kw):
-        return self.server.request(method, path, **kw)
+class DevModeTest(OneServer):
+    DEV = True
 
     def listing(self):
         status, headers, body = self.req("GET", "/__dev/api/files")
