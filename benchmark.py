@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
 from lib import engines, options, report, runner  # noqa: E402
+from lib.cliargs import EXIT_USAGE  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
 from lib.environment import describe  # noqa: E402
 from lib.suite import SuiteError, find_suite, load_suite  # noqa: E402
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         db = open_db(db_path)
     except REFUSALS as exc:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
-        return options.EXIT_USAGE
+        return EXIT_USAGE
 
     engine_version = engines.version(engine)
     commit, branch = git_info(workspace)

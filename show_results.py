@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     scope = parser.add_argument_group("which runs")
     scope.add_argument("--limit", type=limit_type, metavar="N",
                        help="runs (results for --trend) to show: default 10 for the list, 20 for "
-                            f"--trend, 200 for --html, all for --export csv/json")
+                            "--trend, 200 for --html, all for --export csv/json")
     scope.add_argument("--branch", help="only runs of this git branch")
     scope.add_argument("--build-mode", help="only runs of this build mode (opt, dbg, fastbuild)")
     scope.add_argument("--pod", help="only runs of this pod (test, base, demo...)")

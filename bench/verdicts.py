@@ -103,8 +103,8 @@ def main() -> None:
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {args.pairs} pairs each, {args.requests} requests x c={args.concurrency}, "
           f"endpoints {', '.join(only)}; A/B = +{delay_ms:.3f} ms/request (~{cost:.0f}% slower)")
-    print(f"| samples | pairs | wrongly called (A/A) | caught as regressed (A/B) | insufficient data |")
-    print(f"|---|---|---:|---:|---:|")
+    print("| samples | pairs | wrongly called (A/A) | caught as regressed (A/B) | insufficient data |")
+    print("|---|---|---:|---:|---:|")
     for repeat, kind, wrong, caught, undecided in rows:
         method = ("Mann-Whitney + 5% + 3x run-to-run noise" if repeat > 1
                   else "history z-score (8 runs) + 5%")

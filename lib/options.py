@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.cliargs import EXIT_USAGE, OneLineParser, whole_number  # noqa: F401 (EXIT_USAGE: for benchmark.py)
+from lib.cliargs import OneLineParser, whole_number
 from lib.workspace import BUILD_MODES, POD_NAME
 
 DEFAULT_REQUESTS = 1000

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 
+from lib.cliargs import EXIT_USAGE  # show_results.py has loaded it already
+
 DEFAULT_LIMIT = 10
 DEFAULT_TREND_LIMIT = 20
 NOTES_WIDTH = 40
@@ -567,7 +569,6 @@ def render_trend_all(data: dict) -> str:
 # -------------------------------------------------------------- command
 
 HTML_DEFAULT_LIMIT = 200
-EXIT_USAGE = 2
 
 
 def run(args, here) -> int:

@@ -202,7 +202,7 @@ class ServersThatNeverServe(WithTmp):
             squatter.listen()
             busy = squatter.getsockname()[1]
             # A later --port wins in the server's own parsing: it binds a taken port.
-            done = run_benchmark(*demo_args(self.db, f"--server-arg=--port", f"--server-arg={busy}"))
+            done = run_benchmark(*demo_args(self.db, "--server-arg=--port", f"--server-arg={busy}"))
         self.assertEqual(done.returncode, 2)
         self.assertIn("Failed to start HTTP server", done.stderr)
 

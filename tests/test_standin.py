@@ -16,8 +16,7 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import (HOST, STANDIN, StandinServer, free_port, http_request,
-                           requires_ab, wait_until)
+from tests.support import HOST, STANDIN, StandinServer, requires_ab
 
 
 def run_standin(*args, timeout: float = 10.0) -> subprocess.CompletedProcess:
