@@ -18,15 +18,15 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-# No `statistics`, `random` or `dataclasses` at import time: show_results
-# imports this module on every trend or compare, and those three cost ~35 ms
+# No `statistics` or `dataclasses` at import time: show_results
+# imports this module on every trend or compare, and those two cost ~30 ms
 # of start-up (dataclasses alone pulls in inspect).
 
 __all__ = [
     "REGRESSED", "IMPROVED", "NO_CHANGE", "INSUFFICIENT", "VERDICTS",
     "METHOD_MANN_WHITNEY", "METHOD_WELCH", "METHOD_HISTORY", "METHOD_NONE",
     "median", "percentile", "mean", "stdev", "summarize", "geometric_mean",
-    "mann_whitney_u", "welch_t_test", "bootstrap_ratio_ci", "history_zscore",
+    "mann_whitney_u", "welch_t_test", "robust_noise_pct",
     "Comparison", "compare", "detect_steps", "sparkline", "linear_slope",
     "looks_like_leak",
 ]
@@ -307,40 +307,6 @@ def welch_t_test(a, b) -> tuple[float, float, float] | None:
     return t, df, _t_two_sided_p(t, df)
 
 
-def bootstrap_ratio_ci(a, b, confidence: float = 0.95, iterations: int = 2000,
-                       seed: int = 0) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval for median(b) / median(a).
-
-    Both samples are resampled with replacement ``iterations`` times using
-    ``random.Random(seed)``, so the same inputs and seed always give the same
-    interval. E.g. (0.85, 0.93) for req/s means the candidate is 7-15% slower.
-    None when a side is empty or every resampled median of ``a`` is 0.
-    Cost grows with iterations * sample size: fine for per-run figures, slow
-    for thousands of per-request latencies.
-    """
-    xs, ys = _clean(a), _clean(b)
-    if not xs or not ys or not 0 < confidence < 1 or iterations < 1:
-        return None
-    import random
-    rng = random.Random(seed)
-    n1, n2 = len(xs), len(ys)
-    med = _median
-    ratios = []
-    for _ in range(iterations):
-        ma = med(rng.choices(xs, k=n1))
-        mb = med(rng.choices(ys, k=n2))
-        if ma != 0:
-            ratios.append(mb / ma)
-    if not ratios:
-        return None
-    ratios.sort()
-    k = len(ratios)
-    tail = (1.0 - confidence) / 2.0
-    lo = ratios[min(k - 1, int(math.floor(tail * k)))]
-    hi = ratios[max(0, int(math.ceil((1.0 - tail) * k)) - 1)]
-    return lo, hi
-
-
 def robust_noise_pct(values) -> float | None:
     """Run-to-run noise in percent of the median: 1.4826 x the median absolute
     deviation (the stdev, for normal data), so one odd run (a neighbour's job,
@@ -352,21 +318,6 @@ def robust_noise_pct(values) -> float | None:
     if center == 0:
         return None
     return 1.4826 * _median([abs(x - center) for x in xs]) / abs(center) * 100.0
-
-
-def history_zscore(history, value) -> float | None:
-    """(value - mean(history)) / stdev(history): how unusual ``value`` is.
-
-    None with fewer than 2 history points or a zero stdev (no noise measured,
-    so no scale to measure against) or when ``value`` is None.
-    """
-    xs = _clean(history)
-    if value is None or len(xs) < 2:
-        return None
-    sd = stdev(xs)
-    if not sd:
-        return None
-    return (float(value) - mean(xs)) / sd
 
 
 # --------------------------------------------------------------- verdict

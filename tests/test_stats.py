@@ -152,45 +152,6 @@ class TestWelch(unittest.TestCase):
         self.assertEqual((t, p), (math.inf, 0.0))
 
 
-class TestBootstrap(unittest.TestCase):
-    A = [100, 98, 103, 101, 99, 102]
-    B = [80, 83, 79, 81, 82, 80]
-
-    def test_deterministic(self):
-        first = stats.bootstrap_ratio_ci(self.A, self.B, seed=1)
-        self.assertEqual(first, stats.bootstrap_ratio_ci(self.A, self.B, seed=1))
-        self.assertEqual(stats.bootstrap_ratio_ci(self.A, self.B),
-                         stats.bootstrap_ratio_ci(self.A, self.B, seed=0))
-
-    def test_covers_true_ratio(self):
-        lo, hi = stats.bootstrap_ratio_ci(self.A, self.B)
-        self.assertLessEqual(lo, hi)
-        self.assertTrue(0.76 < lo <= 0.8 <= hi < 0.84, (lo, hi))
-        lo90, hi90 = stats.bootstrap_ratio_ci(self.A, self.B, confidence=0.5)
-        self.assertTrue(lo <= lo90 <= hi90 <= hi)
-
-    def test_constant_samples(self):
-        self.assertEqual(stats.bootstrap_ratio_ci([10, 10, 10], [20, 20]), (2.0, 2.0))
-
-    def test_undefined(self):
-        self.assertIsNone(stats.bootstrap_ratio_ci([], [1]))
-        self.assertIsNone(stats.bootstrap_ratio_ci([1], []))
-        self.assertIsNone(stats.bootstrap_ratio_ci([0, 0], [1, 2]))
-
-
-class TestHistoryZ(unittest.TestCase):
-    def test_known(self):
-        # mean 3, stdev sqrt(2.5)
-        self.assertAlmostEqual(stats.history_zscore([1, 2, 3, 4, 5], 6), 3 / math.sqrt(2.5))
-        self.assertAlmostEqual(stats.history_zscore([1, 2, 3, 4, 5], 3), 0.0)
-
-    def test_undefined(self):
-        self.assertIsNone(stats.history_zscore([5], 6))
-        self.assertIsNone(stats.history_zscore([], 6))
-        self.assertIsNone(stats.history_zscore([5, 5, 5], 6))
-        self.assertIsNone(stats.history_zscore([1, 2], None))
-
-
 class TestCompare(unittest.TestCase):
     def test_verdict_strings(self):
         self.assertEqual(stats.VERDICTS, ("regressed", "improved", "no significant change",
