@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             "keepalive": int(args.keepalive), "rate": args.rate,
             "target": target, "environment": json.dumps(describe(engine, engine_version)),
         })
+    if args.side_by_side:
+        plan.baseline_side = baseline_side(args, plan.run_row)
     outcome = runner.execute(plan, db)
     if outcome.error and outcome.exit_code == 2:
         print(f"benchmark.py: error: {outcome.error}", file=sys.stderr)
@@ -93,6 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.crash is not None:
         raise outcome.crash
     return exit_code(outcome, gathered, args)
+
+
+def baseline_side(args, run_row: dict) -> runner.BaselineSide:
+    """--side-by-side: what the baseline servers run, and their run row. A
+    --baseline-binary's commit is unknown here, so none is stored for it."""
+    binary = str(Path(args.baseline_binary).resolve()) if args.baseline_binary else None
+    server_args = (args.server_arg if args.baseline_server_arg is None
+                   else [arg for arg in args.baseline_server_arg if arg])
+    row = dict(run_row)
+    if binary:
+        row.update(target=binary, git_commit=None, git_branch=None)
+    if server_args != args.server_arg:
+        # Same binary, other flags: the flags are what tells the two runs apart.
+        row["target"] = " ".join([row["target"], *server_args])
+        run_row["target"] = " ".join([run_row["target"], *args.server_arg])
+    return runner.BaselineSide([binary] if binary else None, server_args, row)
 
 
 def check_steps(suite, args) -> None:
@@ -180,6 +198,8 @@ def list_endpoints(suite, as_json: bool) -> str:
 def exit_code(outcome, gathered: dict, args) -> int:
     if outcome.exit_code:
         return outcome.exit_code
+    if outcome.baseline is not None and outcome.baseline.exit_code:
+        return outcome.baseline.exit_code  # side by side: a crashed baseline spoils the comparison
     if args.fail_on_regression is not None and gathered["comparison"]:
         limit = args.threshold if args.fail_on_regression < 0 else args.fail_on_regression
         worst = [c for c in gathered["comparison"].values()

@@ -42,7 +42,7 @@ def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: i
     port, _ = choose_port(template.port + 1000 if template.port < 64000 else template.port)
     server = replace(template, port=port, proc=None, wrapper=gdb_wrapper(gdb),
                      log_path=plan.log_dir / f"run{run_id}-{slug}-gdb.log")
-    say(f"--backtrace: re-running {endpoint.name} against a {slot.role} server under gdb "
+    say(f"--backtrace: re-running {endpoint.name} against a {slot.name} server under gdb "
         f"(log {server.log_path})")
     try:
         start_servers([server], GDB_STARTUP_TIMEOUT_S)

@@ -32,7 +32,7 @@ def _values(row: dict, field: str) -> list[float]:
 
 
 def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
-                 history: list[float] | None = None) -> dict:
+                 history: list[float] | None = None, interleaved: bool = False) -> dict:
     """One endpoint's comparison: previous/current req/s, change_pct, verdict, and why."""
     entry = {
         "endpoint": current["endpoint"], "category": current["category"],
@@ -60,13 +60,15 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
                             threshold_pct=threshold_pct, history=history, metric="req/s")
     entry.update(change_pct=_round(verdict.change_pct), verdict=verdict.verdict, method=verdict.method,
                  p_value=verdict.p_value, z=verdict.z, explanation=verdict.explanation)
-    noise = run_to_run_noise_pct(history)
+    noise = None if interleaved else run_to_run_noise_pct(history)
     if (verdict.verdict in (stats.REGRESSED, stats.IMPROVED) and verdict.method != stats.METHOD_HISTORY
             and noise is not None and abs(verdict.change_pct) < 3 * noise):
         # Samples of one run share that run's conditions (server process,
         # machine load), so a rank test sees only within-run noise. Earlier
         # runs show how far whole runs wander: a change inside 3x that is
-        # not called, however tight each run's samples are.
+        # not called, however tight each run's samples are. (Side by side,
+        # both runs' samples alternated under the same conditions: the rank
+        # test already sees what drifts, so this guard does not apply.)
         entry.update(verdict=stats.NO_CHANGE,
                      explanation=f"{verdict.explanation}, but within 3x the run-to-run noise "
                                  f"(±{noise:.1f}% over {len(history)} earlier runs)")
@@ -95,13 +97,14 @@ def run_to_run_noise_pct(history: list[float] | None, min_runs: int = 5) -> floa
 
 
 def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
-                 histories: dict[str, list[float]] | None = None) -> tuple[dict, dict]:
+                 histories: dict[str, list[float]] | None = None,
+                 interleaved: bool = False) -> tuple[dict, dict]:
     """(per-endpoint comparisons keyed like result_key, summary with the
     endpoints found on one side only and the geometric mean of req/s ratios)."""
     base, cur = keyed(baseline_rows), keyed(current_rows)
     histories = histories or {}
     comparison = {key: compare_rows(base[key], row, threshold_pct=threshold_pct,
-                                    history=histories.get(key))
+                                    history=histories.get(key), interleaved=interleaved)
                   for key, row in cur.items() if key in base}
     ratios = [c["current"] / c["previous"] for c in comparison.values()
               if c["previous"] and c["current"] and not c["explanation"].startswith("not compared")]

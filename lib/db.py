@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class DbError(Exception):
@@ -51,12 +51,19 @@ _RUN_COLUMNS_V1 = (
     ("environment", "TEXT", None),  # JSON: cpu, cores, load, versions, hostname
 )
 
+_RUN_COLUMNS_V2 = (
+    # A side-by-side measurement (--side-by-side) stores two runs whose samples
+    # were interleaved: `side` says which one this is, `paired_with` the other.
+    ("side", "TEXT", None),  # 'baseline' or 'candidate'; NULL for an ordinary run
+    ("paired_with", "INTEGER", None),
+)
+
 # DDL cannot take parameters: these statements are built once, from the
 # constants above only.
 _RUN_COLUMN_DDL = tuple(
     (name, f"ALTER TABLE benchmark_runs ADD COLUMN {name} {declaration}",
      f"UPDATE benchmark_runs SET {name} = {legacy}" if legacy is not None else None)
-    for name, declaration, legacy in _RUN_COLUMNS_V1)
+    for name, declaration, legacy in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2)
 _SET_SCHEMA_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
 
 _LEGACY_RESULT_COLUMNS = (
@@ -283,8 +290,9 @@ def _transaction(conn: sqlite3.Connection):
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database at `version` to SCHEMA_VERSION (inside the caller's transaction)."""
-    if version == 0:
-        legacy = _has_legacy_tables(conn)
+    if version <= 1:
+        # Run columns: every one a version-0 (bash tool) or version-1 file lacks.
+        legacy = version == 0 and _has_legacy_tables(conn)
         conn.execute(_CREATE_RUNS_LEGACY)
         existing = {row["name"] for row in conn.execute("PRAGMA table_info(benchmark_runs)")}
         for name, add_column, fill_legacy in _RUN_COLUMN_DDL:
@@ -292,6 +300,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
                 conn.execute(add_column)
                 if legacy and fill_legacy:
                     conn.execute(fill_legacy)
+    if version == 0:
         conn.execute(_create_results_sql("benchmark_results_v1"))
         if legacy:
             conn.execute(_COPY_LEGACY_RESULTS)
@@ -309,7 +318,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute(_CREATE_SAMPLES)
         for statement in _INDEXES:
             conn.execute(statement)
-        conn.execute(_SET_SCHEMA_VERSION)
+    conn.execute(_SET_SCHEMA_VERSION)
 
 
 def _row(row: sqlite3.Row | None) -> dict | None:
@@ -343,7 +352,7 @@ class Database:
 
     def create_run(self, run: dict) -> int:
         _check_columns(run, ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
-                       + [c for c, _, _ in _RUN_COLUMNS_V1])
+                       + [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2])
         columns = ", ".join(run)
         marks = ", ".join("?" for _ in run)
         cursor = self._write(f"INSERT INTO benchmark_runs ({columns}) VALUES ({marks})",
@@ -378,7 +387,7 @@ class Database:
                     (backtrace, result_id))
 
     def update_run(self, run_id: int, **fields) -> None:
-        _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1] + ["notes"])
+        _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2] + ["notes"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self._write(f"UPDATE benchmark_runs SET {assignments} WHERE run_id = ?",
                     (*fields.values(), run_id))
@@ -451,13 +460,15 @@ class Database:
     def baseline_run(self, run: dict) -> int | None:
         """The latest earlier run measured the same way: same pod, build mode,
         requests, concurrency, repeat, engine, keep-alive and rate, that stored
-        at least one ok result."""
+        at least one ok result. The baseline side of a side-by-side run is
+        never picked: it may be another binary than the one history follows."""
         row = self.conn.execute(
             "SELECT run_id FROM benchmark_runs WHERE run_id < ?"
             " AND coalesce(pod, 'test') = coalesce(?, 'test')"
             " AND build_mode IS ? AND requests IS ? AND concurrency IS ?"
             " AND coalesce(repeat, 1) = coalesce(?, 1) AND coalesce(engine, 'ab') = coalesce(?, 'ab')"
             " AND coalesce(keepalive, 0) = coalesce(?, 0) AND rate IS ?"
+            " AND side IS NOT 'baseline'"
             " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
             "             AND coalesce(r.status, 'ok') = 'ok')"
             " ORDER BY run_id DESC LIMIT 1",
@@ -476,7 +487,7 @@ class Database:
             " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
             " AND coalesce(run.pod, 'test') = coalesce(?, 'test') AND run.build_mode IS ?"
             " AND res.requests = ? AND coalesce(res.engine, 'ab') = coalesce(?, 'ab')"
-            " AND coalesce(run.repeat, 1) = coalesce(?, 1)"
+            " AND coalesce(run.repeat, 1) = coalesce(?, 1) AND run.side IS NOT 'baseline'"
             " ORDER BY res.run_id DESC LIMIT ?",
             (endpoint, concurrency, before_run_id, run.get("pod"), run.get("build_mode"),
              run.get("requests"), run.get("engine"), run.get("repeat"), limit)).fetchall()
@@ -551,7 +562,7 @@ class Database:
         dicts, so an export of 70,000 rows streams in about a second."""
         result_columns = list(_LEGACY_RESULT_COLUMNS) + list(RESULT_COLUMNS)
         run_columns = ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
-        run_columns += [c for c, _, _ in _RUN_COLUMNS_V1]
+        run_columns += [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2]
         select = ", ".join([f"res.{c}" for c in result_columns] + [f"run.{c}" for c in run_columns])
         sql = (f"SELECT {select} FROM benchmark_results res"
                " JOIN benchmark_runs run ON run.run_id = res.run_id")

@@ -141,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     verdicts.add_argument("--baseline", metavar="RUN",
                           help="compare with this run (id, latest, previous, ~N) instead of the "
                                "latest comparable one")
+    verdicts.add_argument("--side-by-side", action="store_true",
+                          help="also start a baseline's servers and alternate their samples with "
+                               "this build's (ABBA), so a machine getting busier weighs on both; "
+                               "stored as two runs, compared with each other. The baseline is the "
+                               "same binary and server args unless given below (an A/A noise check)")
+    verdicts.add_argument("--baseline-binary", metavar="PATH",
+                          help="side by side: the baseline's HBF binary, e.g. a build of main "
+                               "(implies --side-by-side)")
+    verdicts.add_argument("--baseline-server-arg", action="append", default=None, metavar="ARG",
+                          help="side by side: the baseline's server arguments instead of "
+                               "--server-arg (repeatable; --baseline-server-arg= for none; "
+                               "implies --side-by-side)")
     verdicts.add_argument("--threshold", type=non_negative_float, default=5.0, metavar="PCT",
                           help="smallest change in percent called a regression or improvement (default: 5)")
     verdicts.add_argument("--fail-on-regression", nargs="?", const=-1.0, type=non_negative_float,
@@ -189,6 +201,20 @@ def validate(args: argparse.Namespace) -> None:
         if not path.is_file() or not os.access(path, os.X_OK):
             raise UsageError(f"--binary {args.binary}: not an executable file; pass the built HBF "
                              "binary (bazel-bin/bin/hbf_test)")
+    if args.baseline_binary or args.baseline_server_arg is not None:
+        args.side_by_side = True
+    if args.side_by_side:
+        if args.url:
+            raise UsageError("--side-by-side starts both sides' servers itself, so it cannot "
+                             "measure --url; give --binary, --demo or build from the checkout")
+        if args.baseline:
+            raise UsageError("--side-by-side measures its own baseline; drop --baseline RUN "
+                             "(or drop --side-by-side to compare with a stored run)")
+    if args.baseline_binary:
+        path = Path(args.baseline_binary)
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise UsageError(f"--baseline-binary {args.baseline_binary}: not an executable file; "
+                             "pass an HBF binary built from the baseline commit")
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
 

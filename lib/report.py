@@ -43,9 +43,12 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     report = {"run": run, "rows": rows, "baseline": None, "comparison": None, "summary": None,
               "notes": []}
     if baseline_id is None:
-        baseline_id = db.baseline_run(run)
+        # A side-by-side candidate is compared with its own baseline.
+        baseline_id = (run.get("paired_with") if run.get("side") == "candidate"
+                       else db.baseline_run(run))
     if baseline_id is None or baseline_id == run_id:
         return report
+    interleaved = run.get("side") == "candidate" and run.get("paired_with") == baseline_id
     baseline = db.run(baseline_id)
     if (baseline.get("engine") or "ab") != (run.get("engine") or "ab") and not allow_engine_mix:
         report["notes"].append(f"run {baseline_id} was measured with {baseline.get('engine') or 'ab'}, "
@@ -64,8 +67,11 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
             histories[compare.result_key(row, several)] = [
                 h["requests_per_sec"] for h in history if h["requests_per_sec"] is not None]
     comparison, summary = compare.compare_runs(base_rows, rows, threshold_pct=threshold_pct,
-                                               histories=histories)
+                                               histories=histories, interleaved=interleaved)
     report.update(baseline=baseline, comparison=comparison, summary=summary)
+    if interleaved:
+        report["notes"].append(f"side by side: run {baseline_id} ({baseline.get('target')}) and this "
+                               "run alternated their samples, so machine drift weighs on both alike")
     for field in ("requests", "concurrency", "repeat", "pod", "build_mode", "keepalive", "rate"):
         if baseline.get(field) != run.get(field):
             report["notes"].append(f"{field} differs: run {baseline_id} {baseline.get(field)} vs "
@@ -127,6 +133,8 @@ def to_json(report: dict) -> dict:
         "repeat": run.get("repeat"),
         "warmup": run.get("warmup"),
         "notes": run.get("notes"),
+        "side": run.get("side"),
+        "paired_with": run.get("paired_with"),
         "error": run.get("error"),
         "environment": _env(run),
         "results": [result_json(row) for row in report["rows"]],
@@ -230,6 +238,10 @@ def render_markdown(report: dict) -> str:
                    f"{_cell(env.get('cpu_model'))}, load {env.get('load_average')} |")
     if run.get("target"):
         out.append(f"| Target | {_cell(run['target'])} |")
+    if run.get("side"):
+        other = "baseline" if run["side"] == "candidate" else "candidate"
+        out.append(f"| Side by side | {run['side']}; samples alternated with run "
+                   f"{run.get('paired_with')} ({other}) |")
     out += [f"| Notes | {_cell(run.get('notes') or '')} |", ""]
 
     out += ["## Results", "",

@@ -5,6 +5,7 @@
     start the servers             -> lib/server.py
     for each endpoint (and concurrency level):
         warm up, then measure `repeat` samples   -> lib/engines.py
+        (--side-by-side: a baseline's servers too, samples alternating)
         classify: ok / failed / crashed / timeout, restart a dead server
         commit the endpoint's row and samples    -> lib/db.py
     stop the servers (always), set the run's final status
@@ -49,6 +50,15 @@ def default_warmup(requests: int, concurrency: int) -> int:
 
 
 @dataclass
+class BaselineSide:
+    """--side-by-side: a second set of servers measured in the same run, its
+    samples interleaved with the candidate's, stored as a run of its own."""
+    server_command: list[str] | None  # None: the candidate's own command
+    server_args: list[str]
+    run_row: dict
+
+
+@dataclass
 class RunPlan:
     suite: Suite
     requests: int
@@ -71,6 +81,7 @@ class RunPlan:
     backtrace: bool
     log_dir: Path
     run_row: dict  # metadata for benchmark_runs
+    baseline_side: BaselineSide | None = None
 
     def steps(self) -> list[tuple[Endpoint, int, int]]:
         """(endpoint, requests, concurrency) in run order."""
@@ -92,6 +103,10 @@ class Slot:
     needs_restart: bool = False  # crashed or hung during an endpoint; stopped already
     down: str | None = None  # why this role can no longer be measured
 
+    @property
+    def name(self) -> str:
+        return self.server.name if self.server else self.role
+
 
 @dataclass
 class Outcome:
@@ -101,6 +116,20 @@ class Outcome:
     error: str | None = None
     events: list[str] = field(default_factory=list)
     crash: Exception | None = None  # an internal error to re-raise after cleanup
+    baseline: "Outcome | None" = None  # side by side: the baseline run's outcome
+
+
+@dataclass
+class Arm:
+    """One set of servers and the run its results go to. A plain run has one;
+    --side-by-side has a baseline arm and a candidate arm."""
+    side: str | None  # None, "baseline" or "candidate"
+    outcome: Outcome
+    slots: dict[str, Slot] = field(default_factory=dict)
+
+
+# Where a side-by-side baseline's servers go: beside --port and --dev-port.
+BASELINE_PORT_OFFSET = 2
 
 
 def say(message: str) -> None:
@@ -113,34 +142,58 @@ def now_iso() -> str:
 
 def execute(plan: RunPlan, db: Database) -> Outcome:
     """Run the plan, storing as it goes. Never raises for faults of the
-    server, the build or the database: they end up in the Outcome."""
+    server, the build or the database: they end up in the Outcome (the
+    candidate's, with the baseline's attached in a side-by-side run)."""
     started = time.monotonic()
-    slots: dict[str, Slot] = {}  # filled before any server starts: the finally stops them
     with signals_as_exceptions():
-        with deferred():  # a Ctrl-C now waits until the run row exists
-            run_id = db.create_run({**plan.run_row, "status": "running"})
-        outcome = Outcome(run_id, "running", 0)
+        with deferred():  # a Ctrl-C now waits until the run rows exist
+            arms = _create_runs(plan, db)
         try:
             try:
-                _prepare_slots(plan, outcome, slots)
-                _measure_all(plan, db, slots, outcome)
+                _prepare_slots(plan, arms)  # the finally below stops whatever started
+                _measure_all(plan, db, arms)
             finally:
-                stop_servers([s.server for s in slots.values() if s.server])
+                stop_servers(_servers(arms))
         except Interrupted as stop:
-            outcome.status, outcome.exit_code = "interrupted", 128 + stop.signum
-            outcome.error = f"interrupted by {signal.Signals(stop.signum).name}"
-            stop_servers([s.server for s in slots.values() if s.server], grace=2.5)
+            _end_all(arms, "interrupted", 128 + stop.signum,
+                     f"interrupted by {signal.Signals(stop.signum).name}")
+            stop_servers(_servers(arms), grace=2.5)
         except (ServerError, WorkspaceError, engines.EngineError, DbError) as exc:
-            outcome.status, outcome.exit_code, outcome.error = "failed", 2, str(exc)
+            _end_all(arms, "failed", 2, str(exc))
         except Exception as exc:  # a bug of ours: record it, then let it surface
-            outcome.status, outcome.exit_code = "failed", 1
-            outcome.error = f"internal error: {exc!r}"
-            outcome.crash = exc
+            _end_all(arms, "failed", 1, f"internal error: {exc!r}")
+            arms[-1].outcome.crash = exc
         # Recording the outcome must not be cut short by a late Ctrl-C (it may
         # wait for a busy database): a signal now is held until it is written.
         with deferred():
-            _record_outcome(db, outcome, started)
+            for arm in arms:
+                _record_outcome(db, arm.outcome, started)
+    outcome = arms[-1].outcome
+    if len(arms) > 1:
+        outcome.baseline = arms[0].outcome
     return outcome
+
+
+def _create_runs(plan: RunPlan, db: Database) -> list[Arm]:
+    """The run row (status running); side by side, the baseline's first, so
+    the candidate is the latest run and each names the other."""
+    if plan.baseline_side is None:
+        return [Arm(None, Outcome(db.create_run({**plan.run_row, "status": "running"}), "running", 0))]
+    baseline_id = db.create_run({**plan.baseline_side.run_row, "status": "running", "side": "baseline"})
+    candidate_id = db.create_run({**plan.run_row, "status": "running", "side": "candidate",
+                                  "paired_with": baseline_id})
+    db.update_run(baseline_id, paired_with=candidate_id)
+    return [Arm("baseline", Outcome(baseline_id, "running", 0)),
+            Arm("candidate", Outcome(candidate_id, "running", 0))]
+
+
+def _servers(arms: list[Arm]) -> list[HbfServer]:
+    return [slot.server for arm in arms for slot in arm.slots.values() if slot.server]
+
+
+def _end_all(arms: list[Arm], status: str, exit_code: int, error: str) -> None:
+    for arm in arms:
+        arm.outcome.status, arm.outcome.exit_code, arm.outcome.error = status, exit_code, error
 
 
 def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
@@ -161,10 +214,11 @@ def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
     return outcome
 
 
-def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> None:
-    """Fill `slots` with a server (started) or a given URL per role."""
+def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
+    """Fill each arm's slots with a server (started) or a given URL per role."""
     roles = plan.suite.servers
-    if plan.urls is not None:
+    if plan.urls is not None:  # one arm: --side-by-side starts its own servers
+        slots = arms[0].slots
         for role in roles:
             url = plan.urls.get(role)
             slots[role] = Slot(role, url, down=None if url else
@@ -175,17 +229,21 @@ def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> N
     command = plan.build() if plan.build else plan.server_command
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     taken: set[int] = set()
-    for role in roles:
-        port, note = choose_port(plan.ports[role], taken)
-        taken.add(port)
-        if note:
-            say(f"{role} server: {note}")
-        server = HbfServer(role, command, port,
-                           plan.log_dir / f"run{outcome.run_id}-{stamp}-{role}.log",
-                           extra_args=list(plan.server_args))
-        slots[role] = Slot(role, server.url, server)
-    servers = [s.server for s in slots.values()]
-    say("starting " + ", ".join(f"{s.role} server on port {s.port}" for s in servers))
+    for arm in arms:
+        baseline = plan.baseline_side if arm.side == "baseline" else None
+        for role in roles:
+            wanted = plan.ports[role] + (BASELINE_PORT_OFFSET if baseline else 0)
+            port, note = choose_port(wanted, taken)
+            if note and wanted not in taken:  # (a port of our own other server: no news)
+                say(f"{f'{arm.side} ' if baseline else ''}{role} server: {note}")
+            taken.add(port)
+            server = HbfServer(role, (baseline.server_command or command) if baseline else command, port,
+                               plan.log_dir / f"run{arm.outcome.run_id}-{stamp}-{role}.log",
+                               extra_args=list(baseline.server_args if baseline else plan.server_args),
+                               side=arm.side or "")
+            arm.slots[role] = Slot(role, server.url, server)
+    servers = _servers(arms)
+    say("starting " + ", ".join(f"{s.name} server on port {s.port}" for s in servers))
     try:
         start_servers(servers, plan.startup_timeout)
     except ServerError:
@@ -196,50 +254,79 @@ def _prepare_slots(plan: RunPlan, outcome: Outcome, slots: dict[str, Slot]) -> N
             raise
         for server in busy:
             server.port, _ = choose_port(server.port, taken | {server.port})
-            say(f"{server.role} server: its port was taken while starting; retrying on {server.port}")
+            say(f"{server.name} server: its port was taken while starting; retrying on {server.port}")
         start_servers(servers, plan.startup_timeout)
-        for slot in slots.values():
-            slot.url = slot.server.url
-    say("ready: " + ", ".join(f"{s.role} in {s.ready_after_s:.2f} s" for s in servers))
+        for arm in arms:
+            for slot in arm.slots.values():
+                slot.url = slot.server.url
+    say("ready: " + ", ".join(f"{s.name} in {s.ready_after_s:.2f} s" for s in servers))
 
 
-def _measure_all(plan: RunPlan, db: Database, slots: dict[str, Slot], outcome: Outcome) -> None:
+def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
     steps = plan.steps()
     for number, (endpoint, requests, concurrency) in enumerate(steps, 1):
-        slot = slots[endpoint.server]
         label = f"[{number}/{len(steps)}] {endpoint.category} {endpoint.name}"
         if len(plan.concurrency_levels) > 1 or endpoint.concurrency:
             label += f" c={concurrency}"
-        if slot.down is None and slot.server is not None:
-            if slot.needs_restart:
-                _restart(plan, slot, outcome)
-            else:
-                _revive_if_dead(plan, slot, outcome)
-        if slot.down is not None:
-            if plan.urls is not None and slot.url is None:
-                continue  # skipped dev endpoints of a --url run: said once already
-            say(f"{label}: not measured: {slot.down}")
-            row = _base_row(endpoint, requests, concurrency, plan)
-            row.update(status="failed", error=f"not measured: {slot.down}")
-            db.add_result(outcome.run_id, row)
-            continue
-        say(f"{label} ({requests} requests, concurrency {concurrency})")
-        row, samples = measure_endpoint(plan, slot, endpoint, requests, concurrency)
-        result_id = db.add_result(outcome.run_id, row, samples)  # stored before anything slow
-        say(f"{label}: {_one_line(row)}")
-        if row["status"] in ("crashed", "timeout"):
-            if slot.server is None:
-                # A server we did not start is not ours to restart.
-                slot.down = f"the server at {slot.url} {row['status']} during {endpoint.name}"
-                outcome.events.append(slot.down)
+        measurements: list[tuple[Arm, EndpointMeasurement]] = []
+        for arm in arms:
+            slot = arm.slots[endpoint.server]
+            side = f" ({arm.side})" if arm.side else ""
+            if slot.down is None and slot.server is not None:
+                if slot.needs_restart:
+                    _restart(plan, slot, arm.outcome)
+                else:
+                    _revive_if_dead(plan, slot, arm.outcome)
+            if slot.down is not None:
+                if plan.urls is not None and slot.url is None:
+                    continue  # skipped dev endpoints of a --url run: said once already
+                say(f"{label}{side}: not measured: {slot.down}")
+                row = _base_row(endpoint, requests, concurrency, plan)
+                row.update(status="failed", error=f"not measured: {slot.down}")
+                db.add_result(arm.outcome.run_id, row)
                 continue
-            stop_servers([slot.server], grace=1.0)  # a hung server is killed now
-            slot.needs_restart = True  # restarted when an endpoint needs it
-            if row["status"] == "crashed" and plan.backtrace:
-                from lib.backtrace import capture_for
-                backtrace = capture_for(plan, slot, endpoint, requests, concurrency, outcome.run_id)
-                if backtrace:
-                    db.set_backtrace(result_id, backtrace)
+            measurements.append((arm, EndpointMeasurement(plan, slot, endpoint, requests, concurrency)))
+        if not measurements:
+            continue
+        say(f"{label} ({requests} requests, concurrency {concurrency}"
+            + (", baseline and candidate samples interleaved)" if len(measurements) > 1 else ")"))
+        interleave([measurement for _, measurement in measurements], plan.repeat)
+        for arm, measurement in measurements:
+            row, samples = measurement.finish()
+            result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
+            say(f"{label}{f' ({arm.side})' if arm.side else ''}: {_one_line(row)}")
+            if row["status"] in ("crashed", "timeout"):
+                _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
+
+
+def interleave(measurements: list["EndpointMeasurement"], repeat: int) -> None:
+    """Warm each server up, then take the samples in ABBA order (baseline,
+    candidate, candidate, baseline, ...): a machine that slowly gets busier
+    or quieter then weighs on both sides alike. With one server this is
+    simply warmup and `repeat` samples."""
+    for measurement in measurements:
+        measurement.warm_up()
+    for number in range(1, repeat + 1):
+        for measurement in (measurements if number % 2 else measurements[::-1]):
+            measurement.take_sample(number)
+
+
+def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: "EndpointMeasurement",
+                         row: dict, result_id: int, outcome: Outcome) -> None:
+    slot = measurement.slot
+    if slot.server is None:
+        # A server we did not start is not ours to restart.
+        slot.down = f"the server at {slot.url} {row['status']} during {measurement.endpoint.name}"
+        outcome.events.append(slot.down)
+        return
+    stop_servers([slot.server], grace=1.0)  # a hung server is killed now
+    slot.needs_restart = True  # restarted when an endpoint needs it
+    if row["status"] == "crashed" and plan.backtrace:
+        from lib.backtrace import capture_for
+        backtrace = capture_for(plan, slot, measurement.endpoint, measurement.requests,
+                                measurement.concurrency, outcome.run_id)
+        if backtrace:
+            db.set_backtrace(result_id, backtrace)
 
 
 def _base_row(endpoint: Endpoint, requests: int, concurrency: int, plan: RunPlan) -> dict:
@@ -252,54 +339,70 @@ def _base_row(endpoint: Endpoint, requests: int, concurrency: int, plan: RunPlan
     }
 
 
-def measure_endpoint(plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: int,
-                     concurrency: int) -> tuple[dict, list[dict]]:
-    """Warm up, take `repeat` samples, classify. Returns the result row and samples."""
-    server = slot.server
-    url = slot.url + endpoint.path
-    row = _base_row(endpoint, requests, concurrency, plan)
-    log_start = server.log_size() if server else 0
-    warmup = default_warmup(requests, concurrency) if plan.warmup is None else min(plan.warmup, requests)
-    row["warmup_requests"] = warmup
-    samples: list[dict] = []
-    runs = []
-    status, error, crash = "ok", None, None
-    if warmup:
-        run = engines.run(plan.engine, url, endpoint, requests=warmup,
-                          concurrency=min(concurrency, warmup), timeout_s=plan.request_timeout,
+class EndpointMeasurement:
+    """One endpoint on one server: warm up, take samples, classify, and hand
+    back the result row (medians of the samples) and the samples."""
+
+    def __init__(self, plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: int,
+                 concurrency: int) -> None:
+        self.plan, self.slot, self.endpoint = plan, slot, endpoint
+        self.requests, self.concurrency = requests, concurrency
+        self.url = slot.url + endpoint.path
+        self.row = _base_row(endpoint, requests, concurrency, plan)
+        self.log_start = slot.server.log_size() if slot.server else 0
+        self.samples: list[dict] = []
+        self.last_result = None
+        self.status, self.error, self.crash = "ok", None, None
+        self.stopped = False  # crashed, hung, or the load generator gave up: no more samples
+
+    def warm_up(self) -> None:
+        plan = self.plan
+        warmup = (default_warmup(self.requests, self.concurrency) if plan.warmup is None
+                  else min(plan.warmup, self.requests))
+        self.row["warmup_requests"] = warmup
+        if not warmup:
+            return
+        run = engines.run(plan.engine, self.url, self.endpoint, requests=warmup,
+                          concurrency=min(self.concurrency, warmup), timeout_s=plan.request_timeout,
                           keepalive=plan.keepalive)
-        status, error, crash = classify(run, slot, warmup, endpoint)
-        if status in ("crashed", "timeout"):
-            error = f"during warmup: {error}"  # nothing left to measure
-        else:
-            status, error = "ok", None  # failed answers show up in the samples below
-    for sample_number in range(1, plan.repeat + 1):
-        if status in ("crashed", "timeout"):
-            break
+        status, error, crash = classify(run, self.slot, warmup, self.endpoint)
+        if status in ("crashed", "timeout"):  # nothing left to measure
+            self.status, self.error, self.crash = status, f"during warmup: {error}", crash
+            self.stopped = True
+        # Failed answers during warmup show up in the samples too: judged there.
+
+    def take_sample(self, number: int) -> None:
+        if self.stopped:
+            return
+        plan, server = self.plan, self.slot.server
+        side = f"{server.side} " if server and server.side else ""
         before = procstats.snapshot(server.pid) if server else None
-        run = engines.run(plan.engine, url, endpoint, requests=requests, concurrency=concurrency,
-                          timeout_s=plan.request_timeout, keepalive=plan.keepalive,
-                          rate=plan.rate, progress=_progress_printer(sample_number, plan.repeat))
+        run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
+                          concurrency=self.concurrency, timeout_s=plan.request_timeout,
+                          keepalive=plan.keepalive, rate=plan.rate,
+                          progress=_progress_printer(side, number, plan.repeat))
         after = procstats.snapshot(server.pid) if server else None
         _end_progress()
-        sample_status = classify(run, slot, requests, endpoint)
-        runs.append(run)
-        samples.append(_sample(run, before, after))
+        status, error, crash = classify(run, self.slot, self.requests, self.endpoint)
+        self.last_result = run.result
+        self.samples.append(_sample(run, before, after))
         # The endpoint's status is its worst sample's: a later good sample
         # does not hide a failed one.
-        if _SEVERITY[sample_status[0]] > _SEVERITY[status]:
-            status, error, crash = sample_status
-        if sample_status[0] == "failed" and not run.result.finished:
-            break  # the load generator gave up; more samples would too
-    row.update(_aggregate(samples))
-    last = runs[-1].result if runs else None
-    if last is not None:
-        row.update(_detail(last))  # breakdowns and tables: the last sample's
-    row["sample_count"] = len(samples)
-    row.update(status=status, error=error, crash_signal=crash, finished_at=now_iso())
-    if server:
-        _attach_log(row, server, log_start, crashed=status == "crashed")
-    return row, samples
+        if _SEVERITY[status] > _SEVERITY[self.status]:
+            self.status, self.error, self.crash = status, error, crash
+        if status in ("crashed", "timeout") or (status == "failed" and not run.result.finished):
+            self.stopped = True  # the server is gone, or the load generator gave up
+
+    def finish(self) -> tuple[dict, list[dict]]:
+        row = self.row
+        row.update(_aggregate(self.samples))
+        if self.last_result is not None:
+            row.update(_detail(self.last_result))  # breakdowns and tables: the last sample's
+        row["sample_count"] = len(self.samples)
+        row.update(status=self.status, error=self.error, crash_signal=self.crash, finished_at=now_iso())
+        if self.slot.server:
+            _attach_log(row, self.slot.server, self.log_start, crashed=self.status == "crashed")
+        return row, self.samples
 
 
 _SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
@@ -318,7 +421,7 @@ def classify(run, slot: Slot, requests: int, endpoint: Endpoint) -> tuple[str, s
                                       and server.wait_exit(5.0 if lost else 0.5) is not None)
         if died:
             code = server.proc.returncode
-            return ("crashed", f"{slot.role} server {describe_exit(code)} after "
+            return ("crashed", f"{slot.name} server {describe_exit(code)} after "
                     f"{result.complete_requests} of {requests} requests"
                     + (f" ({result.error})" if result.error else ""), signal_name(code))
     elif not result.finished and not _url_healthy(slot.url) and "timeout" not in (result.error or "").lower():
@@ -440,7 +543,7 @@ def _attach_log(row: dict, server: HbfServer, start: int, crashed: bool) -> None
 def _revive_if_dead(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
     if slot.server is None or slot.server.alive():
         return
-    event = f"{slot.role} server {describe_exit(slot.server.proc.returncode)} between endpoints"
+    event = f"{slot.name} server {describe_exit(slot.server.proc.returncode)} between endpoints"
     say(event)
     outcome.events.append(event)
     _restart(plan, slot, outcome)
@@ -453,20 +556,20 @@ def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
     slot.needs_restart = False
     stop_servers([server], grace=1.0)  # a hung server is killed; a dead one reaped
     if slot.restarts >= MAX_RESTARTS_PER_SERVER:
-        slot.down = f"the {slot.role} server died {slot.restarts + 1} times; not restarting it again"
+        slot.down = f"the {slot.name} server died {slot.restarts + 1} times; not restarting it again"
         say(slot.down)
         outcome.events.append(slot.down)
         return
     slot.restarts += 1
     server.port, note = choose_port(server.port)
     if note:
-        say(f"{slot.role} server: {note}")
-    say(f"restarting the {slot.role} server (restart {slot.restarts})")
+        say(f"{slot.name} server: {note}")
+    say(f"restarting the {slot.name} server (restart {slot.restarts})")
     try:
         start_servers([server], plan.startup_timeout)
     except ServerError as exc:
         first_line = str(exc).splitlines()[0]
-        slot.down = f"the {slot.role} server did not come back after a restart ({first_line})"
+        slot.down = f"the {slot.name} server did not come back after a restart ({first_line})"
         say(slot.down)
         outcome.events.append(slot.down)
         return
@@ -476,8 +579,8 @@ def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
 _tty = sys.stderr.isatty()
 
 
-def _progress_printer(sample: int, repeat: int):
-    prefix = f"  sample {sample}/{repeat}: " if repeat > 1 else "  "
+def _progress_printer(side: str, sample: int, repeat: int):
+    prefix = f"  {side}sample {sample}/{repeat}: " if repeat > 1 else f"  {side}"
 
     def show(done: int, total: int) -> None:
         text = f"{prefix}Completed {done}/{total} requests"

@@ -89,6 +89,7 @@ class HbfServer:
     port: int
     log_path: Path
     extra_args: list[str] = field(default_factory=list)  # --server-arg values, appended last
+    side: str = ""  # "baseline" or "candidate" in a side-by-side run, else ""
     wrapper: list[str] = field(default_factory=list)  # e.g. gdb -batch ... --args
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
@@ -100,6 +101,11 @@ class HbfServer:
         if self.role == "dev":
             flags.append("--dev")
         return [*self.wrapper, *self.command, *flags, *self.extra_args]
+
+    @property
+    def name(self) -> str:
+        """How messages call it: "normal", or "baseline dev" side by side."""
+        return f"{self.side} {self.role}".strip()
 
     @property
     def url(self) -> str:
@@ -130,7 +136,7 @@ class HbfServer:
         """One poll: True when /health answers 200. Raises ServerError when the
         process has exited."""
         if self.proc.poll() is not None:
-            raise ServerError(f"the {self.role} server {describe_exit(self.proc.returncode)} "
+            raise ServerError(f"the {self.name} server {describe_exit(self.proc.returncode)} "
                               f"while starting on port {self.port}; log {self.log_path}:\n"
                               + self.log_tail())
         # Whatever answers must be our process: a server that lost its port
@@ -303,7 +309,7 @@ def start_servers(servers: list[HbfServer], timeout: float) -> None:
             if not waiting:
                 break
             if time.monotonic() > deadline:
-                names = ", ".join(f"{s.role} (port {s.port})" for s in waiting)
+                names = ", ".join(f"{s.name} (port {s.port})" for s in waiting)
                 raise ServerError(f"{names} did not answer GET /health with 200 within {timeout:g} s "
                                   "(raise --startup-timeout if the build is slow to start); log tail:\n"
                                   + "\n".join(s.log_tail() for s in waiting))

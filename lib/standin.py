@@ -25,6 +25,9 @@ Test-only knobs (HBF has none of them):
   --hang-on PATH --hang-after N    from the Nth request to PATH on, the request
                                    is never answered (the connection is held)
   --delay-ms MS                    every request waits MS ms before it is answered
+  --work-us US                     every request burns US microseconds of CPU
+                                   first (a slower code path: what a regression
+                                   in HBF's C or JavaScript looks like)
   --startup-delay-ms MS            wait MS ms before listening
   --dump-on-exit DIR               on SIGTERM/SIGINT write DIR/standin-<port>.json:
                                    {"port", "dev", "requests_served",
@@ -128,6 +131,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="N for --hang-on (default 1)")
     t.add_argument("--delay-ms", metavar="MS", type=_non_negative_float, default=0.0,
                    help="wait MS milliseconds before answering each request")
+    t.add_argument("--work-us", metavar="US", type=_non_negative_float, default=0.0,
+                   help="burn US microseconds of CPU before answering each request")
     t.add_argument("--startup-delay-ms", metavar="MS", type=_non_negative_float, default=0.0,
                    help="wait MS milliseconds before listening")
     t.add_argument("--dump-on-exit", metavar="DIR",
@@ -361,6 +366,14 @@ def _content_type(path: str) -> str:
     return "application/octet-stream"
 
 
+def _burn_cpu(seconds: float) -> None:
+    """Spin on this thread's own CPU clock, holding the GIL as C code would
+    hold a core: the cost shows in the server's CPU time, not only in latency."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 def _crash() -> None:
     """Die by a real SIGSEGV in native code, so gdb sees C frames."""
     import ctypes
@@ -473,6 +486,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if srv.delay:
             time.sleep(srv.delay)
+        if srv.work:
+            _burn_cpu(srv.work)
         method = self.command
         get = method in ("GET", "HEAD")
 
@@ -561,6 +576,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.dev = args.dev
         self.debug = LEVELS[args.log_level] <= LEVELS["debug"]
         self.delay = args.delay_ms / 1000.0
+        self.work = args.work_us / 1e6
         self.crash_on, self.crash_after = args.crash_on, args.crash_after
         self.hang_on, self.hang_after = args.hang_on, args.hang_after
         self.knob_counts = {"crash": 0, "hang": 0}  # requests seen by each knob's path

@@ -14,7 +14,8 @@ import textwrap
 import unittest
 from pathlib import Path
 
-from tests.cli import LiveBenchmark, demo_args, run_benchmark
+from lib.db import SCHEMA_VERSION
+from tests.cli import LiveBenchmark, demo_args, run_benchmark, run_show
 from tests.support import TempDirTestCase, free_port, requires_ab, wait_until
 from tests.test_zz_leftovers import tagged_processes
 
@@ -302,7 +303,7 @@ class DatabaseFiles(WithTmp):
         self.assertEqual(len(backups), 1)
         self.assertEqual(backups[0].read_bytes(), legacy.read_bytes())
         with sqlite3.connect(self.db) as conn:
-            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], 1)
+            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
             old = conn.execute("SELECT status, pod FROM benchmark_runs WHERE run_id <= 3").fetchall()
             self.assertEqual(old, [("complete", "test")] * 3)
             self.assertEqual(conn.execute("SELECT count(*), min(status), max(status) FROM benchmark_results"
@@ -314,6 +315,26 @@ class DatabaseFiles(WithTmp):
         again = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
         self.assertEqual(again.returncode, 0, again.stderr[-2000:])
         self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)
+
+    def test_version_1_database_gains_the_side_by_side_columns(self):
+        first = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertEqual(first.returncode, 0, first.stderr[-2000:])
+        with sqlite3.connect(self.db) as conn:  # as the previous release left it
+            conn.execute("ALTER TABLE benchmark_runs DROP COLUMN side")
+            conn.execute("ALTER TABLE benchmark_runs DROP COLUMN paired_with")
+            conn.execute("PRAGMA user_version = 1")
+        shown = run_show("--db", self.db, "--json")  # read-only: upgraded in memory only
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        with sqlite3.connect(self.db) as conn:
+            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], 1)
+        again = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertEqual(again.returncode, 0, again.stderr[-2000:])
+        with sqlite3.connect(self.db) as conn:
+            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
+            self.assertEqual(conn.execute("SELECT run_id, side, paired_with, status FROM benchmark_runs"
+                                          " ORDER BY run_id").fetchall(),
+                             [(1, None, None, "complete"), (2, None, None, "complete")])
+        self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)  # every upgrade keeps a copy first
 
     def test_not_a_database(self):
         self.db.write_bytes(b"this is a text file, not SQLite\n" * 10)
