@@ -3,14 +3,19 @@
 
 - A/A: the same stand-in measured as baseline and candidate. Any endpoint
   called `regressed` or `improved` makes that pair wrong. Target: 0 of 10.
-- A/B: the candidate stand-in answers every request after an extra delay
-  chosen to cost about 20% of its throughput. A pair counts as caught when
-  every endpoint is called `regressed`. Target: at least 9 of 10.
-- The same two rows with --repeat 1, judged against the noise of the
-  endpoint's recent history. Every pair starts from a database holding 8
-  earlier baseline runs, as a developer's would.
+- A/B: the candidate stand-in spends extra CPU on every request
+  (`--work-us`, what a slower code path in HBF looks like), chosen to cost
+  about 20% of its throughput. A pair counts as caught when every endpoint
+  is called `regressed`. Target: at least 9 of 10.
 
-Each pair: baseline run, then candidate run with --baseline <that run>.
+Three ways to take a pair, each its own pair of rows:
+- side by side, --repeat 5: one benchmark.py --side-by-side run; baseline
+  and candidate samples alternate, Mann-Whitney + the 5% threshold.
+- one run after the other, --repeat 5: a baseline run, then a candidate run
+  with --baseline <it>; Mann-Whitney + 5% + 3x the run-to-run noise of 8
+  earlier runs in the database (as a developer's history would hold).
+- one run after the other, --repeat 1: judged against the same history.
+
 Usage: python3 bench/verdicts.py [--pairs 10] [--requests 300] [--only PATTERN ...]
 """
 from __future__ import annotations
@@ -29,6 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from lib.server import free_port  # noqa: E402
 
+PLAIN = ["--baseline-server-arg="]  # side by side: the baseline without --work-us
+
 
 def bench(db: Path, *extra: str) -> dict:
     command = [sys.executable, str(REPO / "benchmark.py"), "--demo", "--json", "--db", str(db),
@@ -43,6 +50,11 @@ def verdicts(report: dict) -> list[str]:
     return [c["verdict"] for c in (report["comparison"] or {}).values()]
 
 
+def slowdown_pct(report: dict) -> float:
+    """Median throughput loss over the endpoints of a side-by-side run."""
+    return -statistics.median(c["change_pct"] for c in report["comparison"].values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10)
@@ -50,67 +62,85 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--only", action="append", default=None)
     parser.add_argument("--slowdown", type=float, default=20.0, help="target throughput loss, percent")
+    parser.add_argument("--ways", default="side,sequential5,sequential1",
+                        help="which rows to take (comma-separated: side, sequential5, sequential1)")
     args = parser.parse_args()
     only = args.only or ["/hello", "/static/style.css", "PUT*"]
+    ways = args.ways.split(",")
     load = ["--requests", str(args.requests), "--concurrency", str(args.concurrency),
             *[x for pattern in only for x in ("--only", pattern)]]
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # Calibrate: the delay that costs about --slowdown percent of req/s.
-        # The stand-in overlaps a sleeping request with others' work, so the
-        # cost is not linear in the delay: adjust a few times.
+        # Calibrate side by side: the CPU per request that costs about
+        # --slowdown percent of req/s. Start from the server's own CPU time
+        # per request, then adjust on what is measured.
         plain = bench(tmp / "calibrate.db", *load, "--repeat", "3")
-        rps = statistics.median(r["requests_per_sec"] for r in plain["results"])
-        delay_ms = args.concurrency * 1000.0 / rps * (1 / (1 - args.slowdown / 100) - 1)
+        cpu_us = statistics.median(r["server_cpu_us_per_req"] for r in plain["results"])
+        work_us = cpu_us * (1 / (1 - args.slowdown / 100) - 1)
         for _ in range(5):
-            slow = ["--server-arg=--delay-ms", f"--server-arg={delay_ms:.3f}"]
-            measured = bench(tmp / "calibrate.db", *load, "--repeat", "3", *slow)
-            cost = 100 * (1 - statistics.median(r["requests_per_sec"] for r in measured["results"]) / rps)
-            print(f"calibration: +{delay_ms:.3f} ms/request costs {cost:.1f}% of {rps:,.0f} req/s", flush=True)
-            if abs(cost - args.slowdown) < 4:
+            slow = [f"--server-arg=--work-us={work_us:.0f}"]
+            cost = slowdown_pct(bench(tmp / "calibrate.db", *load, "--repeat", "3", *slow, *PLAIN))
+            print(f"calibration: +{work_us:.0f} µs CPU/request costs {cost:.1f}% of req/s "
+                  f"(server CPU {cpu_us:.0f} µs/request)", flush=True)
+            if abs(cost - args.slowdown) < 3:
                 break
-            delay_ms *= min(4.0, max(0.5, args.slowdown / max(cost, 1.0)))
+            work_us *= min(2.0, max(0.5, args.slowdown / max(cost, 1.0)))
 
         # History: 8 baseline runs per sample count, never a slowed one; each
-        # pair starts from a copy, as a developer's database would hold them.
+        # sequential pair starts from a copy, as a developer's database would.
         histories = {}
         for repeat in (5, 1):
-            histories[repeat] = tmp / f"history-{repeat}.db"
-            for _ in range(8):
-                bench(histories[repeat], *load, "--repeat", str(repeat))
+            if f"sequential{repeat}" in ways:
+                histories[repeat] = tmp / f"history-{repeat}.db"
+                for _ in range(8):
+                    bench(histories[repeat], *load, "--repeat", str(repeat))
 
         rows = []
-        for repeat in (5, 1):
+        for way in ways:
+            repeat = 5 if way in ("side", "sequential5") else 1
             for kind in ("A/A", "A/B"):
                 wrong = caught = undecided = 0
+                changes = []
                 for pair in range(args.pairs):
-                    db = tmp / f"pair-{repeat}-{kind.replace('/', '')}-{pair}.db"
-                    shutil.copy(histories[repeat], db)
-                    base = bench(db, *load, "--repeat", str(repeat))
-                    candidate = bench(db, *load, "--repeat", str(repeat), "--baseline",
-                                      str(base["run_id"]), *(slow if kind == "A/B" else []))
+                    db = tmp / f"pair-{way}-{kind.replace('/', '')}-{pair}.db"
+                    if way == "side":
+                        candidate = bench(db, *load, "--repeat", "5", "--side-by-side",
+                                          *(slow + PLAIN if kind == "A/B" else []))
+                    else:
+                        shutil.copy(histories[repeat], db)
+                        base = bench(db, *load, "--repeat", str(repeat))
+                        candidate = bench(db, *load, "--repeat", str(repeat), "--baseline",
+                                          str(base["run_id"]), *(slow if kind == "A/B" else []))
                     found = verdicts(candidate)
+                    changes += [c["change_pct"] for c in candidate["comparison"].values()]
                     if kind == "A/A" and any(v in ("regressed", "improved") for v in found):
                         wrong += 1
                     if kind == "A/B" and found and all(v == "regressed" for v in found):
                         caught += 1
                     if "insufficient data" in found:
                         undecided += 1
-                rows.append((repeat, kind, wrong, caught, undecided))
-                print(f"  done: repeat {repeat} {kind}", flush=True)
+                spread = (min(changes), statistics.median(changes), max(changes))
+                rows.append((way, kind, wrong, caught, undecided, spread))
+                print(f"  done: {way} {kind}", flush=True)
 
+    labels = {
+        "side": "side by side, --repeat 5 (samples alternate; Mann-Whitney + 5%)",
+        "sequential5": "one run after the other, --repeat 5 (Mann-Whitney + 5% + 3x run-to-run noise)",
+        "sequential1": "one run after the other, --repeat 1 (history z-score, 8 runs, + 5%)",
+    }
     print()
-    print(f"{time.strftime('%Y-%m-%d')}, {args.pairs} pairs each, {args.requests} requests x c={args.concurrency}, "
-          f"endpoints {', '.join(only)}; A/B = +{delay_ms:.3f} ms/request (~{cost:.0f}% slower)")
-    print("| samples | pairs | wrongly called (A/A) | caught as regressed (A/B) | insufficient data |")
-    print("|---|---|---:|---:|---:|")
-    for repeat, kind, wrong, caught, undecided in rows:
-        method = ("Mann-Whitney + 5% + 3x run-to-run noise" if repeat > 1
-                  else "history z-score (8 runs) + 5%")
-        print(f"| --repeat {repeat} ({method}) | {kind} | "
+    print(f"{time.strftime('%Y-%m-%d')}, {args.pairs} pairs each, {args.requests} requests x "
+          f"c={args.concurrency}, endpoints {', '.join(only)}; A/B = +{work_us:.0f} µs CPU/request "
+          f"(~{cost:.0f}% fewer req/s side by side)")
+    print("| how | pairs | wrongly called (A/A) | caught as regressed (A/B) | insufficient data "
+          "| req/s change min / median / max |")
+    print("|---|---|---:|---:|---:|---|")
+    for way, kind, wrong, caught, undecided, (low, mid, high) in rows:
+        print(f"| {labels[way]} | {kind} | "
               f"{f'{wrong}/{args.pairs}' if kind == 'A/A' else '–'} | "
-              f"{f'{caught}/{args.pairs}' if kind == 'A/B' else '–'} | {undecided}/{args.pairs} |")
+              f"{f'{caught}/{args.pairs}' if kind == 'A/B' else '–'} | {undecided}/{args.pairs} "
+              f"| {low:+.1f}% / {mid:+.1f}% / {high:+.1f}% |")
     print(f"\n({time.time() - started:.0f} s)")
 
 

@@ -31,6 +31,19 @@ def _values(row: dict, field: str) -> list[float]:
     return [row[field]] if row.get(field) is not None else []
 
 
+def _group_values(baseline: dict, current: dict, field: str) -> tuple[list[float], list[float]]:
+    return _values(baseline, field), _values(current, field)
+
+
+def _paired_values(baseline: dict, current: dict, field: str) -> tuple[list[float], list[float]]:
+    """Side by side: the two runs' values of `field`, sample i beside sample i
+    (taken next to each other), leaving out a pair with a side missing."""
+    base = {s["sample_number"]: s.get(field) for s in baseline.get("samples") or []}
+    cur = {s["sample_number"]: s.get(field) for s in current.get("samples") or []}
+    numbers = sorted(n for n in base if n in cur and base[n] is not None and cur[n] is not None)
+    return [base[n] for n in numbers], [cur[n] for n in numbers]
+
+
 def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
                  history: list[float] | None = None, interleaved: bool = False) -> dict:
     """One endpoint's comparison: previous/current req/s, change_pct, verdict, and why."""
@@ -56,8 +69,12 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
         entry["change_pct"] = _pct(entry["previous"], entry["current"])
         entry["explanation"] = "not compared: " + "; ".join(problems)
         return entry
-    verdict = stats.compare(_values(baseline, "requests_per_sec"), _values(current, "requests_per_sec"),
-                            threshold_pct=threshold_pct, history=history, metric="req/s")
+    # Side by side, sample i of each run was taken next to the other's: judge
+    # the pairs. Otherwise the two runs' samples are two separate groups.
+    judge, values = ((stats.paired_compare, _paired_values) if interleaved
+                     else (stats.compare, _group_values))
+    verdict = judge(*values(baseline, current, "requests_per_sec"),
+                    threshold_pct=threshold_pct, history=history, metric="req/s")
     entry.update(change_pct=_round(verdict.change_pct), verdict=verdict.verdict, method=verdict.method,
                  p_value=verdict.p_value, z=verdict.z, explanation=verdict.explanation)
     noise = None if interleaved else run_to_run_noise_pct(history)
@@ -67,18 +84,17 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
         # machine load), so a rank test sees only within-run noise. Earlier
         # runs show how far whole runs wander: a change inside 3x that is
         # not called, however tight each run's samples are. (Side by side,
-        # both runs' samples alternated under the same conditions: the rank
-        # test already sees what drifts, so this guard does not apply.)
+        # the samples alternated under the same conditions and the paired
+        # test sees what drifts: this guard does not apply.)
         entry.update(verdict=stats.NO_CHANGE,
                      explanation=f"{verdict.explanation}, but within 3x the run-to-run noise "
                                  f"(±{noise:.1f}% over {len(history)} earlier runs)")
-    base_cpu, cur_cpu = (_values(baseline, "server_cpu_us_per_req"),
-                         _values(current, "server_cpu_us_per_req"))
+    base_cpu, cur_cpu = values(baseline, current, "server_cpu_us_per_req")
     if len(base_cpu) >= 3 and len(cur_cpu) >= 3:
         # Server CPU per request barely moves with machine noise: a second
         # opinion that tells "HBF does more work" from "the machine was busy".
-        cpu = stats.compare(base_cpu, cur_cpu, threshold_pct=threshold_pct, higher_is_better=False,
-                            metric="server CPU/request")
+        cpu = judge(base_cpu, cur_cpu, threshold_pct=threshold_pct, higher_is_better=False,
+                    metric="server CPU/request")
         entry["cpu_verdict"] = cpu.verdict
         entry["cpu_explanation"] = cpu.explanation
     return entry

@@ -40,6 +40,7 @@ VERDICTS = (REGRESSED, IMPROVED, NO_CHANGE, INSUFFICIENT)
 METHOD_MANN_WHITNEY = "mann-whitney"
 METHOD_WELCH = "welch t-test"  # only when Mann-Whitney cannot reach alpha at all
 METHOD_HISTORY = "history z-score"
+METHOD_PAIRED = "paired t-test"  # side by side: log ratios of alternating samples
 METHOD_NONE = "none"
 
 # Exact Mann-Whitney when there are no ties and both sides have at most this
@@ -325,7 +326,7 @@ def robust_noise_pct(values) -> float | None:
 class Comparison(NamedTuple):
     verdict: str  # one of VERDICTS
     change_pct: float | None  # candidate median vs baseline median, signed as the raw value moves
-    method: str  # METHOD_MANN_WHITNEY, METHOD_WELCH, METHOD_HISTORY or METHOD_NONE
+    method: str  # METHOD_MANN_WHITNEY, METHOD_WELCH, METHOD_PAIRED, METHOD_HISTORY or METHOD_NONE
     p_value: float | None
     z: float | None
     explanation: str
@@ -451,6 +452,47 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
 
 
 # ------------------------------------------------------------ over time
+
+
+def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
+                   higher_is_better: bool = True, alpha: float = 0.05,
+                   metric: str = "median", **fallback) -> Comparison:
+    """Like ``compare``, for samples taken in alternation: baseline[i] and
+    candidate[i] were measured next to each other (side by side, ABBA order).
+
+    Each pair's ratio candidate/baseline cancels whatever the machine was
+    doing at that moment, so the test looks at the ratios alone: a one-sample
+    t-test on log(ratio) (4 degrees of freedom for 5 pairs; Wilcoxon's
+    signed-rank test cannot reach p < 0.05 with fewer than 6 pairs).
+    change_pct is the geometric mean of the ratios, minus 1, in percent.
+    A change is called when p < alpha and |change_pct| >= threshold_pct.
+
+    Fewer than 3 pairs, unequal sides (a side stopped early) or values <= 0:
+    ``compare`` decides instead (``fallback`` carries its history).
+    """
+    base, cand = _clean(baseline), _clean(candidate)
+    if len(base) != len(cand) or len(base) < 3 or min(base + cand) <= 0:
+        return compare(base, cand, threshold_pct=threshold_pct, higher_is_better=higher_is_better,
+                       alpha=alpha, metric=metric, **fallback)
+    n = len(base)
+    logs = [math.log(c / b) for b, c in zip(base, cand)]
+    mean_log = math.fsum(logs) / n
+    spread = math.sqrt(math.fsum((x - mean_log) ** 2 for x in logs) / (n - 1))
+    if spread == 0.0:
+        p = 1.0 if mean_log == 0 else 0.0
+    else:
+        p = _t_two_sided_p(mean_log / (spread / math.sqrt(n)), n - 1)
+    change = (math.exp(mean_log) - 1.0) * 100.0
+    res = dict(baseline_median=median(base), candidate_median=median(cand),
+               n_baseline=n, n_candidate=n)
+    moved = _moved(metric, change)
+    how = f"{_fmt_p(p)}, {n} alternating pairs, paired t-test"
+    if p < alpha and abs(change) >= threshold_pct and change != 0:
+        return Comparison(_direction(change, higher_is_better), change, METHOD_PAIRED, p, None,
+                          f"{moved} ({how})", **res)
+    why = (f"{moved} ({how}): below the {threshold_pct:g}% threshold" if p < alpha
+           else f"{moved} but {how}: within noise")
+    return Comparison(NO_CHANGE, change, METHOD_PAIRED, p, None, why, **res)
 
 def _present(values) -> list[tuple[int, float]]:
     """(original index, value) for the measured points of a series."""

@@ -152,6 +152,68 @@ class TestWelch(unittest.TestCase):
         self.assertEqual((t, p), (math.inf, 0.0))
 
 
+def t4_two_sided_p(t):
+    """Student's t with 4 degrees of freedom in closed form, independent of
+    the incomplete beta function lib/stats.py uses."""
+    t = abs(t)
+    x = t * t
+    cdf = 0.5 + (3 / 8) * (t / math.sqrt(1 + x / 4)) * (1 - x / (12 * (1 + x / 4)))
+    return 2 * (1 - cdf)
+
+
+class TestPairedCompare(unittest.TestCase):
+    # Machine drift: the baseline wanders 1000 -> 1400, the candidate rides
+    # 20% below it in every pair. As two groups the samples overlap.
+    BASE = [1000, 1400, 1100, 1300, 1200]
+    RATIOS = [0.80, 0.82, 0.78, 0.81, 0.79]
+
+    def cand(self, ratios=None):
+        return [b * r for b, r in zip(self.BASE, ratios or self.RATIOS)]
+
+    def test_known_answer(self):
+        logs = [math.log(r) for r in self.RATIOS]
+        mean = sum(logs) / 5
+        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 4)
+        t = mean / (sd / math.sqrt(5))
+        r = stats.paired_compare(self.BASE, self.cand(), metric="req/s")
+        self.assertEqual((r.verdict, r.method), ("regressed", "paired t-test"))
+        self.assertAlmostEqual(r.change_pct, (math.exp(mean) - 1) * 100, places=9)
+        self.assertAlmostEqual(r.change_pct, -20.01, places=2)
+        self.assertAlmostEqual(r.p_value, t4_two_sided_p(t), places=12)
+        self.assertLess(r.p_value, 1e-4)
+        self.assertIn("5 alternating pairs", r.explanation)
+
+    def test_pairs_see_through_drift_that_groups_cannot(self):
+        self.assertEqual(stats.compare(self.BASE, self.cand(), metric="req/s").verdict,
+                         "no significant change")
+
+    def test_a_a_pairs_that_disagree_are_within_noise(self):
+        ratios = [1.04, 0.95, 1.03, 0.97, 1.02]
+        r = stats.paired_compare(self.BASE, self.cand(ratios))
+        self.assertEqual(r.verdict, "no significant change")
+        logs = [math.log(x) for x in ratios]
+        mean = sum(logs) / 5
+        t = mean / (math.sqrt(sum((x - mean) ** 2 for x in logs) / 4) / math.sqrt(5))
+        self.assertAlmostEqual(r.p_value, t4_two_sided_p(t), places=12)
+        self.assertGreater(r.p_value, 0.9)
+
+    def test_consistent_but_below_threshold(self):
+        r = stats.paired_compare(self.BASE, self.cand([0.97, 0.975, 0.965, 0.97, 0.97]))
+        self.assertEqual(r.verdict, "no significant change")
+        self.assertIn("below the 5% threshold", r.explanation)
+
+    def test_lower_is_better_and_constant_ratios(self):
+        r = stats.paired_compare([10, 12, 11], [13, 15.6, 14.3], higher_is_better=False)
+        self.assertEqual((r.verdict, r.p_value), ("regressed", 0.0))
+        self.assertAlmostEqual(r.change_pct, 30.0)
+
+    def test_too_few_or_unequal_pairs_fall_back_to_compare(self):
+        r = stats.paired_compare([100, 101], [80, 81], history=[100, 101, 99, 100, 100])
+        self.assertEqual(r.method, "history z-score")
+        r = stats.paired_compare([100, 101, 99, 100], [80, 81, 79])
+        self.assertEqual(r.method, "welch t-test")
+
+
 class TestCompare(unittest.TestCase):
     def test_verdict_strings(self):
         self.assertEqual(stats.VERDICTS, ("regressed", "improved", "no significant change",
