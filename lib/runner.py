@@ -130,6 +130,9 @@ class Arm:
 
 # Where a side-by-side baseline's servers go: beside --port and --dev-port.
 BASELINE_PORT_OFFSET = 2
+# Side by side, servers are renewed between samples: HBF runs --inmem, so
+# there is nothing to lose by not waiting long for a clean exit.
+RENEW_GRACE_S = 1.0
 
 
 def say(message: str) -> None:
@@ -289,8 +292,9 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         if not measurements:
             continue
         say(f"{label} ({requests} requests, concurrency {concurrency}"
-            + (", baseline and candidate samples interleaved)" if len(measurements) > 1 else ")"))
-        interleave([measurement for _, measurement in measurements], plan.repeat)
+            + (", baseline and candidate samples alternating, fresh servers for each sample)"
+               if len(measurements) > 1 else ")"))
+        interleave(plan, [measurement for _, measurement in measurements])
         for arm, measurement in measurements:
             row, samples = measurement.finish()
             result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
@@ -299,16 +303,45 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
                 _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
 
 
-def interleave(measurements: list["EndpointMeasurement"], repeat: int) -> None:
-    """Warm each server up, then take the samples in ABBA order (baseline,
-    candidate, candidate, baseline, ...): a machine that slowly gets busier
-    or quieter then weighs on both sides alike. With one server this is
-    simply warmup and `repeat` samples."""
+def interleave(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
+    """Warm up, then take `repeat` samples. Side by side, the samples go in
+    ABBA order (baseline, candidate, candidate, baseline, ...) so a machine
+    that slowly gets busier or quieter weighs on both sides alike, and every
+    sample gets fresh server processes (as pyperf spreads a benchmark over
+    many worker processes): two processes of one binary can differ by
+    several percent for as long as they live, a bias alternation alone
+    cannot cancel (6-12% measured between two stand-ins on this VM)."""
+    fresh = len(measurements) > 1
     for measurement in measurements:
-        measurement.warm_up()
-    for number in range(1, repeat + 1):
-        for measurement in (measurements if number % 2 else measurements[::-1]):
+        measurement.fresh_servers = fresh
+    for number in range(1, plan.repeat + 1):
+        order = measurements if number % 2 else measurements[::-1]
+        if fresh and number > 1:
+            _renew_servers(plan, [m for m in order if not m.stopped])
+        if number == 1 or fresh:
+            for measurement in order:
+                measurement.warm_up()
+        for measurement in order:
             measurement.take_sample(number)
+
+
+def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
+    """New processes for these measurements' servers, on the same ports when free."""
+    servers = [m.slot.server for m in measurements if m.slot.server is not None]
+    stop_servers(servers, grace=RENEW_GRACE_S)
+    taken: set[int] = set()
+    for server in servers:
+        server.port, _ = choose_port(server.port, taken)
+        taken.add(server.port)
+    try:
+        start_servers(servers, plan.startup_timeout)
+    except ServerError as exc:
+        for measurement in measurements:
+            measurement.server_lost(f"its server did not start again for the next sample "
+                                    f"({str(exc).splitlines()[0]})")
+        return
+    for measurement in measurements:
+        measurement.slot.url = measurement.slot.server.url
 
 
 def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: "EndpointMeasurement",
@@ -347,13 +380,24 @@ class EndpointMeasurement:
                  concurrency: int) -> None:
         self.plan, self.slot, self.endpoint = plan, slot, endpoint
         self.requests, self.concurrency = requests, concurrency
-        self.url = slot.url + endpoint.path
         self.row = _base_row(endpoint, requests, concurrency, plan)
         self.log_start = slot.server.log_size() if slot.server else 0
         self.samples: list[dict] = []
         self.last_result = None
         self.status, self.error, self.crash = "ok", None, None
         self.stopped = False  # crashed, hung, or the load generator gave up: no more samples
+        self.fresh_servers = False  # a new server process for every sample (side by side)
+
+    @property
+    def url(self) -> str:
+        return self.slot.url + self.endpoint.path  # a renewed server may have a new port
+
+    def server_lost(self, error: str) -> None:
+        """The server could not be renewed: no more samples, and the slot is restarted later."""
+        if _SEVERITY["failed"] > _SEVERITY[self.status]:
+            self.status, self.error = "failed", error
+        self.stopped = True
+        self.slot.needs_restart = True
 
     def warm_up(self) -> None:
         plan = self.plan
@@ -395,7 +439,7 @@ class EndpointMeasurement:
 
     def finish(self) -> tuple[dict, list[dict]]:
         row = self.row
-        row.update(_aggregate(self.samples))
+        row.update(_aggregate(self.samples, same_process=not self.fresh_servers))
         if self.last_result is not None:
             row.update(_detail(self.last_result))  # breakdowns and tables: the last sample's
         row["sample_count"] = len(self.samples)
@@ -483,9 +527,11 @@ _MEDIAN_FIELDS = ("time_taken", "requests_per_sec", "time_per_request", "transfe
                   "client_cpu_pct")
 
 
-def _aggregate(samples: list[dict]) -> dict:
+def _aggregate(samples: list[dict], same_process: bool = True) -> dict:
     """The result row holds the median of each figure over its samples, so a
-    single-row reader (and the bash tool's SQL) sees a robust value."""
+    single-row reader (and the bash tool's SQL) sees a robust value. RSS
+    growth spans all samples of one server process; with a fresh process
+    per sample it is the largest growth within one sample."""
     def median_of(name):
         values = [s[name] for s in samples if s.get(name) is not None]
         return statistics.median(values) if values else None
@@ -506,7 +552,12 @@ def _aggregate(samples: list[dict]) -> dict:
     row["server_rss_kb_before"] = befores[0] if befores else None
     row["server_rss_kb_after"] = afters[-1] if afters else None
     row["server_rss_kb_peak"] = max(peaks) if peaks else None
-    row["server_rss_kb_growth"] = (afters[-1] - befores[0]) if befores and afters else None
+    if same_process:
+        row["server_rss_kb_growth"] = (afters[-1] - befores[0]) if befores and afters else None
+    else:
+        growths = [s["server_rss_kb_after"] - s["server_rss_kb_before"] for s in samples
+                   if s.get("server_rss_kb_before") is not None and s.get("server_rss_kb_after") is not None]
+        row["server_rss_kb_growth"] = max(growths) if growths else None
     bound = [s["client_bound"] for s in samples if s.get("client_bound") is not None]
     row["client_bound"] = int(sum(bound) * 2 > len(bound)) if bound else None
     return row

@@ -53,6 +53,10 @@ class SlowerCandidate(TempDirTestCase):
             if found and (found[1][0] + found[2]) not in order:
                 order.append(found[1][0] + found[2])
         self.assertEqual(order, ["b1", "c1", "c2", "b2", "b3", "c3", "c4", "b4", "b5", "c5"])
+        # ... each from a server process of its own (the log notes every start).
+        for run_id in (1, 2):
+            log, = (self.tmp / "logs").glob(f"run{run_id}-*-normal.log")
+            self.assertEqual(log.read_text().count("--- hbf-bench: starting"), 5)
 
         # The same comparison later, and --fail-on-regression acts on it.
         shown = run_show("--db", self.db, "--run", "2", "--json")
