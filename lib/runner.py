@@ -400,6 +400,8 @@ class EndpointMeasurement:
         self.slot.needs_restart = True
 
     def warm_up(self) -> None:
+        if self.stopped:
+            return
         plan = self.plan
         warmup = (default_warmup(self.requests, self.concurrency) if plan.warmup is None
                   else min(plan.warmup, self.requests))

@@ -9,6 +9,7 @@ handful of requests, free ports, and live stand-ins for --url. A trailing
 import re
 import shlex
 import shutil
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -121,6 +122,8 @@ class DocumentedCommands(unittest.TestCase):
         else:
             for flag, takes_value in (("--binary", True), ("--no-build", False), ("--workspace", True)):
                 args = drop_flag(args, flag, takes_value)
+            if "--baseline-binary" in args:  # main's build: here, the stand-in behind a script
+                args = set_flag(args, "--baseline-binary", str(self._standin_binary()))
             if "--demo" not in args:
                 args = ["--demo", *args]
             args += ["--port", str(free_port()), "--dev-port", str(free_port())]
@@ -131,6 +134,12 @@ class DocumentedCommands(unittest.TestCase):
             if "--repeat" in args:
                 args = set_flag(args, "--repeat", "2")
         return set_flag(args, "--db", str(self.dir / "runs.db"))
+
+    def _standin_binary(self) -> Path:
+        binary = self.dir / "hbf_test-main"
+        binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{REPO / "lib" / "standin.py"}" "$@"\n')
+        binary.chmod(0o755)
+        return binary
 
     def _show_args(self, args):
         if "--help" in args:
