@@ -222,7 +222,7 @@ def render_list(data: dict) -> str:
         rows.append([str(run["run_id"]), cell(run["timestamp"]), cell(run.get("git_commit")),
                      cell(run.get("git_branch"), 24), cell(run.get("build_mode")), cell(run.get("pod")),
                      cell(run.get("status")), f"{run['results_ok']}/{run['results_total']}",
-                     cell(run.get("notes") or "", NOTES_WIDTH)])
+                     cell(side_label(run) + (run.get("notes") or ""), NOTES_WIDTH)])
     out = table(["run", "time", "commit", "branch", "build", "pod", "status", "ok", "notes"], rows,
                 right={0, 7})
     scope = f"the newest {len(runs)}" if len(runs) == data["limit"] else f"{len(runs)}"
@@ -231,6 +231,15 @@ def render_list(data: dict) -> str:
     out += ["", f"{scope} of {data['total_runs']} run(s){where}, newest first. "
                 "More: --limit N; one run: --run ID; notes in full: --json."]
     return "\n".join(out)
+
+
+def side_label(run: dict) -> str:
+    """'[baseline of 12] ' for the runs of a side-by-side measurement, else ''."""
+    if run.get("side") == "baseline":
+        return f"[baseline of {run.get('paired_with')}] "
+    if run.get("side") == "candidate":
+        return f"[side by side with {run.get('paired_with')}] "
+    return ""
 
 
 # ------------------------------------------------------------------ run
@@ -265,9 +274,13 @@ def compare_data(db, ref_a: str, ref_b: str, *, threshold_pct: float) -> dict:
                                           before_run_id=min(a_id, b_id))
             histories[compare.result_key(row, several)] = [
                 h["requests_per_sec"] for h in history if h["requests_per_sec"] is not None]
+    # The two runs of one side-by-side measurement: their samples pair up.
+    interleaved = run_b.get("side") == "candidate" and run_b.get("paired_with") == a_id
     comparison, summary = compare.compare_runs(rows_a, rows_b, threshold_pct=threshold_pct,
-                                               histories=histories)
+                                               histories=histories, interleaved=interleaved)
     notes = []
+    if interleaved:
+        notes.append(f"side by side: runs {a_id} and {b_id} alternated their samples (paired test)")
     for field in COMPARED_FIELDS:
         if run_a.get(field) != run_b.get(field):
             notes.append(f"{field} differs: run {a_id} {run_a.get(field)} vs run {b_id} {run_b.get(field)}")

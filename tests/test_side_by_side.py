@@ -62,6 +62,13 @@ class SlowerCandidate(TempDirTestCase):
         shown = run_show("--db", self.db, "--run", "2", "--json")
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertEqual(json.loads(shown.stdout)["comparison"]["/hello"]["verdict"], "regressed")
+        compared = run_show("--db", self.db, "--compare", "1", "2", "--json")
+        self.assertEqual(compared.returncode, 0, compared.stderr)
+        endpoint, = json.loads(compared.stdout)["endpoints"]
+        self.assertEqual((endpoint["verdict"], endpoint["method"]), ("regressed", "paired t-test"))
+        listed = run_show("--db", self.db)
+        self.assertIn("[baseline of 2]", listed.stdout)
+        self.assertIn("[side by side with 1]", listed.stdout)
 
         # An ordinary run afterwards never takes the baseline side (another
         # binary, perhaps) as its automatic baseline: it takes the candidate.
