@@ -279,13 +279,16 @@ def _backup(path: Path) -> Path:
 
 @contextmanager
 def _transaction(conn: sqlite3.Connection):
+    """All writes inside land together or not at all (an error, a full disk
+    or Ctrl-C between them rolls back)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -350,6 +353,16 @@ class Database:
         except sqlite3.Error as exc:
             raise DbError(f"cannot write to the database {self.path}: {exc}") from None
 
+    @contextmanager
+    def _transaction(self):
+        """_transaction on this connection, with _write's checks and errors."""
+        self._write("SELECT 1")  # the inode check, before anything starts
+        try:
+            with _transaction(self.conn):
+                yield
+        except sqlite3.Error as exc:
+            raise DbError(f"cannot write to the database {self.path}: {exc}") from None
+
     def create_run(self, run: dict) -> int:
         _check_columns(run, ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
                        + [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2])
@@ -359,14 +372,23 @@ class Database:
                              tuple(run.values()))
         return cursor.lastrowid
 
+    def create_run_pair(self, baseline: dict, candidate: dict) -> tuple[int, int]:
+        """The two runs of a side-by-side measurement, naming each other, in
+        one transaction: never one without the other."""
+        with self._transaction():
+            baseline_id = self.create_run({**baseline, "side": "baseline"})
+            candidate_id = self.create_run({**candidate, "side": "candidate", "paired_with": baseline_id})
+            self._write("UPDATE benchmark_runs SET paired_with = ? WHERE run_id = ?",
+                        (candidate_id, baseline_id))
+        return baseline_id, candidate_id
+
     def add_result(self, run_id: int, result: dict, samples: list[dict] = ()) -> int:
         """Store one endpoint's result and its samples in one transaction."""
         row = {"run_id": run_id, **result}
         _check_columns(row, _LEGACY_RESULT_COLUMNS + RESULT_COLUMNS)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self._write("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             result_id = self._write(f"INSERT INTO benchmark_results ({columns}) VALUES ({marks})",
                                     tuple(row.values())).lastrowid
             for number, sample in enumerate(samples, 1):
@@ -375,11 +397,6 @@ class Database:
                 self._write(f"INSERT INTO benchmark_samples ({', '.join(sample_row)})"
                             f" VALUES ({', '.join('?' for _ in sample_row)})",
                             tuple(sample_row.values()))
-            self._write("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
         return result_id
 
     def set_backtrace(self, result_id: int, backtrace: str) -> None:
@@ -532,8 +549,9 @@ class Database:
     def endpoint_trend(self, endpoint: str, *, limit: int, pod=None, build_mode=None, branch=None,
                        since=None, concurrency=None) -> list[dict]:
         """One endpoint's newest `limit` results (any status), oldest first, each with
-        its run's metadata; walks idx_result_endpoint_run backwards."""
-        where, params = ["res.endpoint = ?"], [endpoint]
+        its run's metadata; walks idx_result_endpoint_run backwards. The baseline
+        side of a side-by-side run is left out: it may be another binary."""
+        where, params = ["res.endpoint = ?", "run.side IS NOT 'baseline'"], [endpoint]
         if concurrency is not None:
             where.append("res.concurrency = ?")
             params.append(concurrency)

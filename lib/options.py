@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"requests per endpoint and sample (default: {DEFAULT_REQUESTS})")
     load.add_argument("--concurrency", "-c", type=concurrency_list, default=[DEFAULT_CONCURRENCY],
                       help=f"concurrent connections, or a sweep like 1,10,50 (default: {DEFAULT_CONCURRENCY})")
-    load.add_argument("--repeat", type=positive_int, default=1,
-                      help="samples per endpoint; the stored row holds the median (default: 1)")
+    load.add_argument("--repeat", type=positive_int, default=None,
+                      help="samples per endpoint; the stored row holds the median "
+                           "(default: 1, or 5 side by side)")
     load.add_argument("--warmup", type=non_negative_int, default=None,
                       help="unmeasured requests per endpoint first (default: max(10, concurrency)); 0 = none")
     load.add_argument("--request-timeout", type=positive_float, default=30.0, metavar="S",
@@ -203,7 +204,12 @@ def validate(args: argparse.Namespace) -> None:
                              "binary (bazel-bin/bin/hbf_test)")
     if args.baseline_binary or args.baseline_server_arg is not None:
         args.side_by_side = True
+    if args.repeat is None:
+        args.repeat = 5 if args.side_by_side else 1
     if args.side_by_side:
+        if args.repeat < 3:
+            raise UsageError(f"--side-by-side compares pairs of samples and needs --repeat 3 or "
+                             f"more (5 recommended), not {args.repeat}")
         if args.url:
             raise UsageError("--side-by-side starts both sides' servers itself, so it cannot "
                              "measure --url; give --binary, --demo or build from the checkout")

@@ -148,22 +148,29 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
     server, the build or the database: they end up in the Outcome (the
     candidate's, with the baseline's attached in a side-by-side run)."""
     started = time.monotonic()
+    arms: list[Arm] = []
     with signals_as_exceptions():
-        with deferred():  # a Ctrl-C now waits until the run rows exist
-            arms = _create_runs(plan, db)
         try:
+            with deferred():  # a Ctrl-C now waits until the run rows exist, then lands below
+                arms.extend(_create_runs(plan, db))
             try:
                 _prepare_slots(plan, arms)  # the finally below stops whatever started
                 _measure_all(plan, db, arms)
             finally:
                 stop_servers(_servers(arms))
         except Interrupted as stop:
+            if not arms:
+                raise
             _end_all(arms, "interrupted", 128 + stop.signum,
                      f"interrupted by {signal.Signals(stop.signum).name}")
             stop_servers(_servers(arms), grace=2.5)
         except (ServerError, WorkspaceError, engines.EngineError, DbError) as exc:
+            if not arms:
+                raise  # no run row to record it in
             _end_all(arms, "failed", 2, str(exc))
         except Exception as exc:  # a bug of ours: record it, then let it surface
+            if not arms:
+                raise
             _end_all(arms, "failed", 1, f"internal error: {exc!r}")
             arms[-1].outcome.crash = exc
         # Recording the outcome must not be cut short by a late Ctrl-C (it may
@@ -182,10 +189,8 @@ def _create_runs(plan: RunPlan, db: Database) -> list[Arm]:
     the candidate is the latest run and each names the other."""
     if plan.baseline_side is None:
         return [Arm(None, Outcome(db.create_run({**plan.run_row, "status": "running"}), "running", 0))]
-    baseline_id = db.create_run({**plan.baseline_side.run_row, "status": "running", "side": "baseline"})
-    candidate_id = db.create_run({**plan.run_row, "status": "running", "side": "candidate",
-                                  "paired_with": baseline_id})
-    db.update_run(baseline_id, paired_with=candidate_id)
+    baseline_id, candidate_id = db.create_run_pair(
+        {**plan.baseline_side.run_row, "status": "running"}, {**plan.run_row, "status": "running"})
     return [Arm("baseline", Outcome(baseline_id, "running", 0)),
             Arm("candidate", Outcome(candidate_id, "running", 0))]
 
@@ -232,7 +237,8 @@ def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
     command = plan.build() if plan.build else plan.server_command
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     taken: set[int] = set()
-    for arm in arms:
+    # The candidate's servers choose first: they get --port and --dev-port.
+    for arm in sorted(arms, key=lambda arm: arm.side == "baseline"):
         baseline = plan.baseline_side if arm.side == "baseline" else None
         for role in roles:
             wanted = plan.ports[role] + (BASELINE_PORT_OFFSET if baseline else 0)
@@ -323,6 +329,9 @@ def interleave(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None
                 measurement.warm_up()
         for measurement in order:
             measurement.take_sample(number)
+            if measurement.stopped and measurement.slot.server and len(measurements) > 1:
+                # A crashed or hung server must not weigh on the other side's samples.
+                stop_servers([measurement.slot.server], grace=1.0)
 
 
 def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:

@@ -451,9 +451,6 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
     return Comparison(NO_CHANGE, change, METHOD_HISTORY, None, z, why, **res)
 
 
-# ------------------------------------------------------------ over time
-
-
 def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
                    higher_is_better: bool = True, alpha: float = 0.05,
                    metric: str = "median", **fallback) -> Comparison:
@@ -467,12 +464,14 @@ def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
     change_pct is the geometric mean of the ratios, minus 1, in percent.
     A change is called when p < alpha and |change_pct| >= threshold_pct.
 
-    Fewer than 3 pairs, unequal sides (a side stopped early) or values <= 0:
+    A pair with a value missing (None/NaN) is left out whole. Fewer than 3
+    pairs, unequal sides (a side stopped early) or values <= 0:
     ``compare`` decides instead (``fallback`` carries its history).
     """
-    base, cand = _clean(baseline), _clean(candidate)
-    if len(base) != len(cand) or len(base) < 3 or min(base + cand) <= 0:
-        return compare(base, cand, threshold_pct=threshold_pct, higher_is_better=higher_is_better,
+    pairs = [(b, c) for b, c in zip(baseline, candidate) if _clean([b]) and _clean([c])]
+    base, cand = [float(b) for b, _ in pairs], [float(c) for _, c in pairs]
+    if len(baseline) != len(candidate) or len(pairs) < 3 or min(base + cand) <= 0:
+        return compare(baseline, candidate, threshold_pct=threshold_pct, higher_is_better=higher_is_better,
                        alpha=alpha, metric=metric, **fallback)
     n = len(base)
     logs = [math.log(c / b) for b, c in zip(base, cand)]
@@ -493,6 +492,10 @@ def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
     why = (f"{moved} ({how}): below the {threshold_pct:g}% threshold" if p < alpha
            else f"{moved} but {how}: within noise")
     return Comparison(NO_CHANGE, change, METHOD_PAIRED, p, None, why, **res)
+
+
+# ------------------------------------------------------------ over time
+
 
 def _present(values) -> list[tuple[int, float]]:
     """(original index, value) for the measured points of a series."""

@@ -274,8 +274,8 @@ def compare_data(db, ref_a: str, ref_b: str, *, threshold_pct: float) -> dict:
                                           before_run_id=min(a_id, b_id))
             histories[compare.result_key(row, several)] = [
                 h["requests_per_sec"] for h in history if h["requests_per_sec"] is not None]
-    # The two runs of one side-by-side measurement: their samples pair up.
-    interleaved = run_b.get("side") == "candidate" and run_b.get("paired_with") == a_id
+    # The two runs of one side-by-side measurement (either way round): their samples pair up.
+    interleaved = run_b.get("side") is not None and run_b.get("paired_with") == a_id
     comparison, summary = compare.compare_runs(rows_a, rows_b, threshold_pct=threshold_pct,
                                                histories=histories, interleaved=interleaved)
     notes = []

@@ -132,7 +132,7 @@ class DocumentedCommands(unittest.TestCase):
             args = set_flag(args, "--concurrency", "1,2" if "," in levels else "2")
             args = set_flag(args, "--requests", "20")
             if "--repeat" in args:
-                args = set_flag(args, "--repeat", "2")
+                args = set_flag(args, "--repeat", "3")  # side by side needs 3 pairs
         return set_flag(args, "--db", str(self.dir / "runs.db"))
 
     def _standin_binary(self) -> Path:

@@ -131,6 +131,9 @@ class Refusals(TempDirTestCase):
         self.assertIn("cannot measure --url", done.stderr)
         self.assertFalse(self.db.exists())
 
+    def test_too_few_pairs(self):
+        self.assertIn("needs --repeat 3 or more", self.refused("--side-by-side", "--repeat", "2"))
+
     def test_no_stored_baseline_as_well(self):
         self.assertIn("drop --baseline RUN", self.refused("--side-by-side", "--baseline", "1"))
 
