@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--only", action="append", default=None)
     parser.add_argument("--slowdown", type=float, default=20.0, help="target throughput loss, percent")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="samples per run in the side and sequential5 rows (default: 5)")
     parser.add_argument("--ways", default="side,sequential5,sequential1",
                         help="which rows to take (comma-separated: side, sequential5, sequential1)")
     args = parser.parse_args()
@@ -77,12 +79,12 @@ def main() -> None:
         tmp = Path(tmp)
         # Calibrate side by side: the CPU per request that costs about
         # --slowdown percent of req/s. The cost is close to linear in the
-        # work but each measurement is noisy, so three points are pooled.
+        # work but each measurement is noisy (±5%), so five points are pooled.
         plain = bench(tmp / "calibrate.db", *load, "--repeat", "3")
         cpu_us = statistics.median(r["server_cpu_us_per_req"] for r in plain["results"])
         work_us = cpu_us * (1 / (1 - args.slowdown / 100) - 1)
         points = []
-        for _ in range(3):
+        for _ in range(5):
             cost = slowdown_pct(bench(tmp / "calibrate.db", *load, "--repeat", "3", *PLAIN,
                                       f"--server-arg=--work-us={work_us:.0f}"))
             points.append((work_us, cost))
@@ -95,29 +97,36 @@ def main() -> None:
         # History: 8 baseline runs per sample count, never a slowed one; each
         # sequential pair starts from a copy, as a developer's database would.
         histories = {}
-        for repeat in (5, 1):
-            if f"sequential{repeat}" in ways:
-                histories[repeat] = tmp / f"history-{repeat}.db"
+        for way, repeat in (("sequential5", args.repeat), ("sequential1", 1)):
+            if way in ways:
+                histories[way] = tmp / f"history-{way}.db"
                 for _ in range(8):
-                    bench(histories[repeat], *load, "--repeat", str(repeat))
+                    bench(histories[way], *load, "--repeat", str(repeat))
 
         rows = []
         for way in ways:
-            repeat = 5 if way in ("side", "sequential5") else 1
+            repeat = args.repeat if way in ("side", "sequential5") else 1
             for kind in ("A/A", "A/B"):
                 wrong = caught = undecided = 0
+                per_endpoint = {}  # endpoint -> how often called changed (A/A) or regressed (A/B)
+                endpoint_changes = {}  # endpoint -> its req/s changes
                 changes = []
                 for pair in range(args.pairs):
                     db = tmp / f"pair-{way}-{kind.replace('/', '')}-{pair}.db"
                     if way == "side":
-                        candidate = bench(db, *load, "--repeat", "5", "--side-by-side",
+                        candidate = bench(db, *load, "--repeat", str(repeat), "--side-by-side",
                                           *(slow + PLAIN if kind == "A/B" else []))
                     else:
-                        shutil.copy(histories[repeat], db)
+                        shutil.copy(histories[way], db)
                         base = bench(db, *load, "--repeat", str(repeat))
                         candidate = bench(db, *load, "--repeat", str(repeat), "--baseline",
                                           str(base["run_id"]), *(slow if kind == "A/B" else []))
                     found = verdicts(candidate)
+                    for endpoint, c in (candidate["comparison"] or {}).items():
+                        hit = (c["verdict"] in ("regressed", "improved") if kind == "A/A"
+                               else c["verdict"] == "regressed")
+                        per_endpoint[endpoint] = per_endpoint.get(endpoint, 0) + hit
+                        endpoint_changes.setdefault(endpoint, []).append(c["change_pct"])
                     changes += [c["change_pct"] for c in candidate["comparison"].values()]
                     if kind == "A/A" and any(v in ("regressed", "improved") for v in found):
                         wrong += 1
@@ -128,12 +137,16 @@ def main() -> None:
                 spread = (min(changes), statistics.median(changes), max(changes))
                 if way == "side" and kind == "A/B":
                     cost = -spread[1]
-                rows.append((way, kind, wrong, caught, undecided, spread))
+                endpoints = ", ".join(
+                    f"{endpoint} {hits}/{args.pairs} ({statistics.median(endpoint_changes[endpoint]):+.0f}%)"
+                    for endpoint, hits in per_endpoint.items())
+                rows.append((way, kind, wrong, caught, undecided, spread, endpoints))
                 print(f"  done: {way} {kind}", flush=True)
 
     labels = {
-        "side": "side by side, --repeat 5 (alternating pairs, fresh servers; paired t-test + 5%)",
-        "sequential5": "one run after the other, --repeat 5 (Mann-Whitney + 5% + 3x run-to-run noise)",
+        "side": f"side by side, --repeat {args.repeat} (alternating pairs, fresh servers; paired t-test + 5%)",
+        "sequential5": f"one run after the other, --repeat {args.repeat} "
+                       "(Mann-Whitney + 5% + 3x run-to-run noise)",
         "sequential1": "one run after the other, --repeat 1 (history z-score, 8 runs, + 5%)",
     }
     print()
@@ -142,13 +155,13 @@ def main() -> None:
           f"(calibrated to {args.slowdown:g}%; {'its median cost side by side' if 'side' in ways else 'last calibration'}:"
           f" {cost:.0f}% of req/s)")
     print("| how | pairs | wrongly called (A/A) | caught as regressed (A/B) | insufficient data "
-          "| req/s change min / median / max |")
-    print("|---|---|---:|---:|---:|---|")
-    for way, kind, wrong, caught, undecided, (low, mid, high) in rows:
+          "| req/s change min / median / max | per endpoint: pairs called (median change) |")
+    print("|---|---|---:|---:|---:|---|---|")
+    for way, kind, wrong, caught, undecided, (low, mid, high), endpoints in rows:
         print(f"| {labels[way]} | {kind} | "
               f"{f'{wrong}/{args.pairs}' if kind == 'A/A' else '–'} | "
               f"{f'{caught}/{args.pairs}' if kind == 'A/B' else '–'} | {undecided}/{args.pairs} "
-              f"| {low:+.1f}% / {mid:+.1f}% / {high:+.1f}% |")
+              f"| {low:+.1f}% / {mid:+.1f}% / {high:+.1f}% | {endpoints} |")
     print(f"\n({time.time() - started:.0f} s)")
 
 

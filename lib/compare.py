@@ -52,7 +52,7 @@ def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
         "concurrency": current["concurrency"],
         "previous": baseline.get("requests_per_sec"), "current": current.get("requests_per_sec"),
         "change_pct": None, "verdict": stats.INSUFFICIENT, "method": stats.METHOD_NONE,
-        "p_value": None, "z": None, "explanation": "",
+        "p_value": None, "p_adjusted": None, "z": None, "explanation": "",
         "previous_p50_ms": baseline.get("p50_ms"), "current_p50_ms": current.get("p50_ms"),
         "previous_p99_ms": baseline.get("p99_ms"), "current_p99_ms": current.get("p99_ms"),
         "previous_cpu_us_per_req": baseline.get("server_cpu_us_per_req"),
@@ -122,6 +122,7 @@ def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, thresho
     comparison = {key: compare_rows(base[key], row, threshold_pct=threshold_pct,
                                     history=histories.get(key), interleaved=interleaved)
                   for key, row in cur.items() if key in base}
+    judge_together(comparison)
     ratios = [c["current"] / c["previous"] for c in comparison.values()
               if c["previous"] and c["current"] and not c["explanation"].startswith("not compared")]
     geomean = stats.geometric_mean(ratios)
@@ -133,6 +134,22 @@ def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, thresho
         "improved": [k for k, c in comparison.items() if c["verdict"] == stats.IMPROVED],
     }
     return comparison, summary
+
+
+def judge_together(comparison: dict[str, dict], alpha: float = 0.05) -> None:
+    """A run's endpoints are tested at once, so a call must survive the
+    Benjamini-Hochberg correction over every endpoint judged by a test:
+    sets each one's `p_adjusted` and takes back a regressed/improved call
+    whose adjusted p is not below alpha. (History z-scores have no p and
+    already ask for 3 standard deviations.)"""
+    tested = [c for c in comparison.values() if c["p_value"] is not None]
+    adjusted = stats.benjamini_hochberg([c["p_value"] for c in tested])
+    for entry, p_adjusted in zip(tested, adjusted):
+        entry["p_adjusted"] = p_adjusted
+        if entry["verdict"] in (stats.REGRESSED, stats.IMPROVED) and p_adjusted >= alpha:
+            entry["verdict"] = stats.NO_CHANGE
+            entry["explanation"] += (f", but not once {len(tested)} endpoints are judged together "
+                                     f"(Benjamini-Hochberg adjusted {stats.format_p(p_adjusted)})")
 
 
 def _pct(before, after) -> float | None:

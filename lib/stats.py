@@ -336,7 +336,7 @@ class Comparison(NamedTuple):
     n_candidate: int = 0
 
 
-def _fmt_p(p: float) -> str:
+def format_p(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
@@ -409,11 +409,11 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
         if _mw_min_p(nb, nc) >= alpha:
             method = METHOD_WELCH
             t, _df, p = welch_t_test(base, cand)
-            how = f"{_fmt_p(p)}, {sizes}, t-test"
+            how = f"{format_p(p)}, {sizes}, t-test"
         else:
             method = METHOD_MANN_WHITNEY
             _u, p = mann_whitney_u(base, cand)
-            how = f"{_fmt_p(p)}, {sizes}"
+            how = f"{format_p(p)}, {sizes}"
         if p < alpha and big_enough and change != 0:
             return Comparison(_direction(change, higher_is_better), change, method, p, None,
                               f"{moved} ({how})", **res)
@@ -485,13 +485,35 @@ def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
     res = dict(baseline_median=median(base), candidate_median=median(cand),
                n_baseline=n, n_candidate=n)
     moved = _moved(metric, change)
-    how = f"{_fmt_p(p)}, {n} alternating pairs, paired t-test"
+    how = f"{format_p(p)}, {n} alternating pairs, paired t-test"
     if p < alpha and abs(change) >= threshold_pct and change != 0:
         return Comparison(_direction(change, higher_is_better), change, METHOD_PAIRED, p, None,
                           f"{moved} ({how})", **res)
     why = (f"{moved} ({how}): below the {threshold_pct:g}% threshold" if p < alpha
            else f"{moved} but {how}: within noise")
     return Comparison(NO_CHANGE, change, METHOD_PAIRED, p, None, why, **res)
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given.
+
+    A run compares many endpoints at once; at alpha 0.05 each, seven
+    endpoints that did not change still give about a 30% chance that one is
+    called changed. Calling only those whose adjusted p is below alpha keeps
+    that chance at alpha when nothing changed (the false discovery rate,
+    which then equals the chance of any false call), and costs little
+    power when several endpoints moved together. adjusted(i) = min over
+    j >= i (in ascending order of p) of p(j) * m / j, capped at 1.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):  # from the largest p down
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        adjusted[i] = running
+    return adjusted
 
 
 # ------------------------------------------------------------ over time

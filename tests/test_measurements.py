@@ -184,6 +184,26 @@ class CompareRows(unittest.TestCase):
         self.assertEqual(summary["only_in_current"], ["/new"])
         self.assertAlmostEqual(summary["geometric_mean_ratio"], 2.0, places=2)
 
+    def test_endpoints_are_judged_together(self):
+        # Each of these alone is a regression at p = 2/252 (Mann-Whitney, 5 v 5,
+        # fully separated). Alone among 7 endpoints that did not move it is
+        # not: Benjamini-Hochberg asks the smallest of 7 p-values for 0.05/7.
+        lone = [row(100, [98, 99, 100, 101, 102], endpoint="/a")]
+        lone_cur = [row(80, [78, 79, 80, 81, 82], endpoint="/a")]
+        still = [row(100, [90, 110, 100, 95, 105], endpoint=f"/s{i}") for i in range(6)]
+        comparison, summary = compare.compare_runs(lone + still, lone_cur + still, threshold_pct=5)
+        self.assertEqual(comparison["/a"]["verdict"], stats.NO_CHANGE)
+        self.assertAlmostEqual(comparison["/a"]["p_adjusted"], 7 * 2 / 252, places=6)
+        self.assertIn("7 endpoints are judged together", comparison["/a"]["explanation"])
+        self.assertEqual(summary["regressed"], [])
+        # Three endpoints that all moved: the largest p, times 3/3, still counts.
+        three = [f"/b{i}" for i in range(3)]
+        comparison, summary = compare.compare_runs(
+            [row(100, [98, 99, 100, 101, 102], endpoint=e) for e in three],
+            [row(80, [78, 79, 80, 81, 82], endpoint=e) for e in three], threshold_pct=5)
+        self.assertEqual(summary["regressed"], three)
+        self.assertAlmostEqual(comparison["/b0"]["p_adjusted"], 2 / 252, places=6)
+
 
 if __name__ == "__main__":
     unittest.main()

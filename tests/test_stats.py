@@ -214,6 +214,21 @@ class TestPairedCompare(unittest.TestCase):
         self.assertEqual(r.method, "welch t-test")
 
 
+class TestBenjaminiHochberg(unittest.TestCase):
+    def test_known_values(self):
+        # R: p.adjust(c(0.01, 0.04, 0.03, 0.5), "BH") = 0.04 0.0533 0.0533 0.5
+        adjusted = stats.benjamini_hochberg([0.01, 0.04, 0.03, 0.5])
+        for got, want in zip(adjusted, [0.04, 0.16 / 3, 0.16 / 3, 0.5]):
+            self.assertAlmostEqual(got, want, places=12)
+
+    def test_one_value_and_none_are_unchanged(self):
+        self.assertEqual(stats.benjamini_hochberg([0.02]), [0.02])
+        self.assertEqual(stats.benjamini_hochberg([]), [])
+
+    def test_capped_at_one(self):
+        self.assertEqual(stats.benjamini_hochberg([0.9, 0.8]), [0.9, 0.9])
+
+
 class TestCompare(unittest.TestCase):
     def test_verdict_strings(self):
         self.assertEqual(stats.VERDICTS, ("regressed", "improved", "no significant change",
