@@ -149,7 +149,8 @@ def judge_together(comparison: dict[str, dict], alpha: float = 0.05) -> None:
         if entry["verdict"] in (stats.REGRESSED, stats.IMPROVED) and p_adjusted >= alpha:
             entry["verdict"] = stats.NO_CHANGE
             entry["explanation"] += (f", but not once {len(tested)} endpoints are judged together "
-                                     f"(Benjamini-Hochberg adjusted {stats.format_p(p_adjusted)})")
+                                     f"(Benjamini-Hochberg adjusted {stats.format_p(p_adjusted)}); "
+                                     "more samples (--repeat) or --side-by-side can show it")
 
 
 def _pct(before, after) -> float | None:

@@ -330,8 +330,12 @@ def interleave(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None
         for measurement in order:
             measurement.take_sample(number)
             if measurement.stopped and measurement.slot.server and len(measurements) > 1:
-                # A crashed or hung server must not weigh on the other side's samples.
+                # A crashed or hung server, or one the load generator gave up on, must
+                # not weigh on the other side's samples.
                 stop_servers([measurement.slot.server], grace=1.0)
+                # Stopped by us, not dead: the next endpoint restarts it
+                # rather than report that it exited between endpoints.
+                measurement.slot.needs_restart = True
 
 
 def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
