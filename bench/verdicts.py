@@ -107,10 +107,10 @@ def main() -> None:
         for way in ways:
             repeat = args.repeat if way in ("side", "sequential5") else 1
             for kind in ("A/A", "A/B"):
+                # A/A counts any call as wrong; A/B counts only `regressed` as caught.
+                calls = ("regressed", "improved") if kind == "A/A" else ("regressed",)
                 wrong = caught = undecided = 0
-                per_endpoint = {}  # endpoint -> how often called changed (A/A) or regressed (A/B)
-                endpoint_changes = {}  # endpoint -> its req/s changes
-                changes = []
+                by_endpoint = {}  # endpoint -> its comparison entries, one per pair
                 for pair in range(args.pairs):
                     db = tmp / f"pair-{way}-{kind.replace('/', '')}-{pair}.db"
                     if way == "side":
@@ -123,23 +123,21 @@ def main() -> None:
                                           str(base["run_id"]), *(slow if kind == "A/B" else []))
                     found = verdicts(candidate)
                     for endpoint, c in (candidate["comparison"] or {}).items():
-                        hit = (c["verdict"] in ("regressed", "improved") if kind == "A/A"
-                               else c["verdict"] == "regressed")
-                        per_endpoint[endpoint] = per_endpoint.get(endpoint, 0) + hit
-                        endpoint_changes.setdefault(endpoint, []).append(c["change_pct"])
-                    changes += [c["change_pct"] for c in candidate["comparison"].values()]
-                    if kind == "A/A" and any(v in ("regressed", "improved") for v in found):
+                        by_endpoint.setdefault(endpoint, []).append(c)
+                    if kind == "A/A" and any(v in calls for v in found):
                         wrong += 1
-                    if kind == "A/B" and found and all(v == "regressed" for v in found):
+                    if kind == "A/B" and found and all(v in calls for v in found):
                         caught += 1
                     if "insufficient data" in found:
                         undecided += 1
+                changes = [c["change_pct"] for entries in by_endpoint.values() for c in entries]
                 spread = (min(changes), statistics.median(changes), max(changes))
                 if way == "side" and kind == "A/B":
                     cost = -spread[1]
                 endpoints = ", ".join(
-                    f"{endpoint} {hits}/{args.pairs} ({statistics.median(endpoint_changes[endpoint]):+.0f}%)"
-                    for endpoint, hits in per_endpoint.items())
+                    f"{endpoint} {sum(c['verdict'] in calls for c in entries)}/{args.pairs} "
+                    f"({statistics.median(c['change_pct'] for c in entries):+.0f}%)"
+                    for endpoint, entries in by_endpoint.items())
                 rows.append((way, kind, wrong, caught, undecided, spread, endpoints))
                 print(f"  done: {way} {kind}", flush=True)
 

@@ -136,7 +136,7 @@ def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, thresho
     return comparison, summary
 
 
-def judge_together(comparison: dict[str, dict], alpha: float = 0.05) -> None:
+def judge_together(comparison: dict[str, dict], alpha: float = stats.ALPHA) -> None:
     """A run's endpoints are tested at once, so a call must survive the
     Benjamini-Hochberg correction over every endpoint judged by a test:
     sets each one's `p_adjusted` and takes back a regressed/improved call

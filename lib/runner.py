@@ -332,10 +332,14 @@ def interleave(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None
             if measurement.stopped and measurement.slot.server and len(measurements) > 1:
                 # A crashed or hung server, or one the load generator gave up on, must
                 # not weigh on the other side's samples.
-                stop_servers([measurement.slot.server], grace=1.0)
-                # Stopped by us, not dead: the next endpoint restarts it
-                # rather than report that it exited between endpoints.
-                measurement.slot.needs_restart = True
+                _stop_until_needed(measurement.slot)
+
+
+def _stop_until_needed(slot: Slot) -> None:
+    """Stop the slot's server now (a hung one is killed) and have the next
+    endpoint that needs it restart it, rather than report that it died."""
+    stop_servers([slot.server], grace=1.0)
+    slot.needs_restart = True
 
 
 def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
@@ -365,8 +369,7 @@ def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: "EndpointMeas
         slot.down = f"the server at {slot.url} {row['status']} during {measurement.endpoint.name}"
         outcome.events.append(slot.down)
         return
-    stop_servers([slot.server], grace=1.0)  # a hung server is killed now
-    slot.needs_restart = True  # restarted when an endpoint needs it
+    _stop_until_needed(slot)
     if row["status"] == "crashed" and plan.backtrace:
         from lib.backtrace import capture_for
         backtrace = capture_for(plan, slot, measurement.endpoint, measurement.requests,

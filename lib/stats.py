@@ -38,6 +38,7 @@ INSUFFICIENT = "insufficient data"
 VERDICTS = (REGRESSED, IMPROVED, NO_CHANGE, INSUFFICIENT)
 
 METHOD_MANN_WHITNEY = "mann-whitney"
+ALPHA = 0.05  # the significance level of every test the tool calls a change on
 METHOD_WELCH = "welch t-test"  # only when Mann-Whitney cannot reach alpha at all
 METHOD_HISTORY = "history z-score"
 METHOD_PAIRED = "paired t-test"  # side by side: log ratios of alternating samples
@@ -353,7 +354,7 @@ def _direction(change_pct: float, higher_is_better: bool) -> str:
 
 
 def compare(baseline, candidate, *, threshold_pct: float = 5.0,
-            higher_is_better: bool = True, history=None, alpha: float = 0.05,
+            higher_is_better: bool = True, history=None, alpha: float = ALPHA,
             min_history: int = 5, metric: str = "median") -> Comparison:
     """Did ``candidate`` get better or worse than ``baseline``?
 
@@ -452,7 +453,7 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
 
 
 def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,
-                   higher_is_better: bool = True, alpha: float = 0.05,
+                   higher_is_better: bool = True, alpha: float = ALPHA,
                    metric: str = "median", **fallback) -> Comparison:
     """Like ``compare``, for samples taken in alternation: baseline[i] and
     candidate[i] were measured next to each other (side by side, ABBA order).

@@ -225,7 +225,8 @@ class TestBenjaminiHochberg(unittest.TestCase):
         self.assertEqual(stats.benjamini_hochberg([0.02]), [0.02])
         self.assertEqual(stats.benjamini_hochberg([]), [])
 
-    def test_capped_at_one(self):
+    def test_a_smaller_p_never_gets_a_larger_adjusted_p(self):
+        # 0.8 * 2 / 1 = 1.6, but a smaller p cannot need more than a larger one.
         self.assertEqual(stats.benjamini_hochberg([0.9, 0.8]), [0.9, 0.9])
 
 
