@@ -195,18 +195,20 @@ def list_endpoints(suite, as_json: bool) -> str:
     return "\n".join(lines)
 
 
-def exit_code(outcome, gathered: dict, args) -> int:
+def exit_code(outcome, gathered: report.RunReport, args) -> int:
     if outcome.exit_code:
         return outcome.exit_code
     if outcome.baseline is not None and outcome.baseline.exit_code:
         return outcome.baseline.exit_code  # side by side: a crashed baseline spoils the comparison
-    if args.fail_on_regression is not None and gathered["comparison"]:
+    if args.fail_on_regression is not None:
+        from lib.compare import regressions
+        from lib.text import safe
         limit = args.threshold if args.fail_on_regression < 0 else args.fail_on_regression
-        worst = [c for c in gathered["comparison"].values()
-                 if c["verdict"] == "regressed" and abs(c["change_pct"] or 0) > limit]
+        worst = regressions(gathered.comparison.endpoints, args.fail_on, limit)
         if worst:
             print("benchmark.py: regression beyond " f"{limit:g}%: "
-                  + ", ".join(f"{c['endpoint']} {c['change_pct']:+.1f}%" for c in worst), file=sys.stderr)
+                  + ", ".join(f"{safe(key)} {v.label} {v.change_pct:+.1f}%" for key, v in worst),
+                  file=sys.stderr)
             return 1
     return 0
 

@@ -10,9 +10,10 @@ of two runs, trends, exports for other tools, and an HTML page with charts.
     python3 show_results.py --html report.html
 
 It only reads: the database is opened read-only (an old bash-tool database is
-upgraded in memory, never on disk). This file is the command line; lib/views.py
-runs the chosen view (and holds the text/JSON views), lib/export.py the
-exports, lib/html_report.py the page.
+upgraded in memory, never on disk). This file is the command line: flags,
+which view, where the database is. lib/history.py gathers a view's data (what
+--json prints), lib/views.py renders it, lib/report.py renders one run,
+lib/export.py writes exports, lib/html_report.py the page.
 """
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output", metavar="FILE", help="with --export: write to FILE instead of stdout")
     out.add_argument("--threshold", type=threshold_type, default=5.0, metavar="PCT",
                      help="smallest change in percent called a regression or improvement (default: 5)")
+    out.add_argument("--force", action="store_true",
+                     help="with --compare/--run: compare even runs measured by different engines")
     out.add_argument("--db", metavar="PATH",
                      help="results database (default: <workspace>/.benchmark/results.db)")
     out.add_argument("--workspace", metavar="DIR",
@@ -94,9 +97,164 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Open the database read-only, run the chosen view, print it. Bad input:
+    one line on stderr, exit 2."""
     args = build_parser().parse_args(argv)
-    from lib import views
-    return views.run(args, HERE)
+    from lib.errors import BenchError
+    try:
+        check_combinations(args)
+        from lib import history
+        from lib.db import open_db
+        from lib.workspace import locate
+        since = history.parse_since(args.since) if args.since else None
+        filters = {"branch": args.branch, "build_mode": args.build_mode, "pod": args.pod,
+                   "since": since, "status": args.status}
+        db = open_db(locate(args.workspace, args.db, HERE)[1], readonly=True)
+        if args.export:
+            return export(db, args, filters)
+        if args.html:
+            return html(db, args, filters)
+        if args.run is not None:
+            show_run(db, args)
+        elif args.compare:
+            show_compare(db, args)
+        elif args.trend is not None:
+            show_trend(db, args, {k: v for k, v in filters.items() if k != "status"})
+        else:
+            from lib import views
+            data = history.list_data(db, limit=args.limit or history.DEFAULT_LIMIT, **filters)
+            emit(data, views.render_list, args.json)
+        return 0
+    except BenchError as exc:
+        print(f"show_results.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def emit(data, renderer, as_json: bool) -> None:
+    import json
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(renderer(data) + "\n")
+
+
+def show_run(db, args) -> None:
+    from lib import history, report
+    gathered = report.collect(db, history.resolve_run(db, args.run), threshold_pct=args.threshold,
+                              allow_engine_mix=args.force)
+    if args.json:
+        emit(report.to_json(gathered), None, True)
+    else:
+        emit(gathered, report.render_markdown, False)
+
+
+def show_compare(db, args) -> None:
+    from lib import history, views
+    comparison = history.compare_runs(db, *args.compare, threshold_pct=args.threshold,
+                                      allow_engine_mix=args.force)
+    if args.json:
+        emit(history.compare_json(comparison, args.threshold), None, True)
+    else:
+        emit(comparison, views.render_compare, False)
+
+
+def show_trend(db, args, filters: dict) -> None:
+    from lib import history, views
+    filters["concurrency"] = args.concurrency
+    limit = args.limit or history.DEFAULT_TREND_LIMIT
+    if args.trend.strip().lower() == "all":
+        data = history.trend_all_data(db, limit=limit, **filters)
+        renderer = views.render_trend_all
+    else:
+        data = history.trend_data(db, args.trend, limit=limit, **filters)
+        renderer = views.render_trend
+        if data["endpoint"] != args.trend:
+            print(f"show_results.py: {args.trend!r} matched the endpoint {data['endpoint']!r}",
+                  file=sys.stderr)
+    for warning in data["warnings"]:
+        print(f"show_results.py: warning: {warning}", file=sys.stderr)
+    emit(data, renderer, args.json)
+
+
+def check_combinations(args) -> None:
+    """Flags that make no sense together: refuse rather than guess."""
+    from lib.history import ViewError
+    chosen = [flag for flag, value in (("--compare", args.compare), ("--trend", args.trend),
+                                       ("--export", args.export), ("--html", args.html)) if value]
+    if len(chosen) > 1:
+        raise ViewError(f"{' and '.join(chosen)} are different views; give one at a time")
+    if args.run is not None and chosen and chosen != ["--export"]:
+        raise ViewError(f"--run and {chosen[0]} are different views; give one at a time")
+    if args.output and not args.export:
+        raise ViewError("--output goes with --export (the page is written with --html FILE)")
+    filters = [f for f, v in (("--branch", args.branch), ("--build-mode", args.build_mode),
+                              ("--pod", args.pod), ("--since", args.since), ("--status", args.status),
+                              ("--limit", args.limit)) if v]
+    if args.export in ("github-action-benchmark", "bmf") and filters:
+        raise ViewError(f"--export {args.export} exports one run: pick it with --run (default: "
+                        f"latest), not with {', '.join(filters)}")
+    if args.export in ("csv", "json") and args.run is not None and filters:
+        raise ViewError(f"--run picks one run; {', '.join(filters)} would pick others: give one or the other")
+    if (args.run is not None or args.compare) and not args.export and filters:
+        raise ViewError(f"{', '.join(filters)} filter the list, trends, --html and exports; "
+                        "--run and --compare take run ids")
+    if args.concurrency is not None and args.trend is None:
+        raise ViewError("--concurrency picks one level of a sweep for --trend; the other views show "
+                        "every level")
+    if args.trend is not None and args.status:
+        raise ViewError("--status filters runs for the list, --html and exports; a trend shows "
+                        "every status and marks the failed ones")
+
+
+def export(db, args, filters: dict) -> int:
+    from lib import export as exporter
+    from lib.history import resolve_run
+    warnings: list[str] = []
+    if args.export in ("csv", "json"):
+        if args.run is not None:
+            run_ids = [resolve_run(db, args.run)]
+        elif args.limit or any(filters.values()):
+            run_ids = db.select_run_ids(limit=args.limit, **filters)
+        else:
+            run_ids = None  # everything
+        columns, rows = exporter.rows_for(db, run_ids)
+        count = [0]
+
+        def counted():
+            for row in rows:
+                count[0] += 1
+                yield row
+
+        make = exporter.to_csv if args.export == "csv" else exporter.to_json_rows
+        text = make(columns, counted())
+        what = lambda: f"{count[0]} result row(s)"  # noqa: E731 (known once written)
+    else:
+        run_id = resolve_run(db, args.run or "latest")
+        make = exporter.bmf if args.export == "bmf" else exporter.github_action_benchmark
+        text, warnings = make(db, run_id)
+        what = lambda: f"run {run_id}"  # noqa: E731
+    for warning in warnings:
+        print(f"show_results.py: warning: {warning}", file=sys.stderr)
+    exporter.write_output(text, args.output)
+    if args.output and args.output != "-":
+        print(f"show_results.py: wrote {what()} to {args.output} ({args.export})", file=sys.stderr)
+    return 0
+
+
+HTML_DEFAULT_LIMIT = 200
+
+
+def html(db, args, filters: dict) -> int:
+    from lib import export as exporter
+    from lib import html_report
+    page = html_report.build(db, limit=args.limit or HTML_DEFAULT_LIMIT, filters=filters,
+                             threshold_pct=args.threshold)
+    exporter.write_output(page, args.html, flag="--html")
+    size = len(page.encode())
+    print(f"show_results.py: wrote {args.html} ({size:,} bytes)", file=sys.stderr)
+    if args.json:
+        emit({"html": str(args.html), "bytes": size}, None, True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,103 +1,215 @@
-"""Compare two runs endpoint by endpoint: pure functions over result rows.
+"""Judge two runs' results, endpoint by endpoint and metric by metric.
 
-Rows are benchmark_results rows (dicts) with their `samples`. With several
-samples on both sides the verdict comes from a rank test plus a minimum
-effect; with one sample it is judged against the noise of the endpoint's
-recent history (lib/stats.py has the rules and the wording).
+Pure functions over result rows (benchmark_results rows as dicts, with their
+`samples`): no database, no wording beyond each verdict's explanation. The
+one caller is lib/comparison.py, which gathers the rows and the history.
+
+Each of req/s, p50, p99 and server CPU per request is judged with the test
+that fits how the samples were taken (lib/stats.py has the tests):
+- side by side (`paired`): sample i of each run was taken next to the
+  other's, so the pairs' ratios are tested;
+- 3+ samples a side: the two runs' samples as independent groups, and a
+  call must also clear 3x the run-to-run noise of earlier runs;
+- fewer: against the spread of earlier comparable runs (history).
+Then every (endpoint, metric) judged by a test goes through one
+Benjamini-Hochberg correction, so judging 28 figures at once does not make a
+false call likely.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from lib import stats
+from lib.text import result_key, sweeps
 
 
-def result_key(row: dict, several_levels: bool) -> str:
-    """An endpoint's name, plus its concurrency when a run swept several levels."""
-    return f"{row['endpoint']} @c={row['concurrency']}" if several_levels else row["endpoint"]
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the column and JSON key
+    label: str  # in words
+    higher_is_better: bool
+    digits: int  # decimals when shown
 
 
-def sweeps(rows: list[dict]) -> bool:
-    return len({row["concurrency"] for row in rows}) > 1
+METRICS = (
+    Metric("requests_per_sec", "req/s", True, 1),
+    Metric("p50_ms", "p50", False, 2),
+    Metric("p99_ms", "p99", False, 2),
+    Metric("server_cpu_us_per_req", "server CPU/request", False, 0),
+)
+METRIC_BY_NAME = {m.name: m for m in METRICS}
+_SHORT_NAMES = {"req/s": "requests_per_sec", "rps": "requests_per_sec", "p50": "p50_ms", "p99": "p99_ms",
+                "cpu": "server_cpu_us_per_req"}
 
 
-def keyed(rows: list[dict]) -> dict[str, dict]:
-    several = sweeps(rows)
-    return {result_key(row, several): row for row in rows}
+def metric_named(text: str) -> str | None:
+    """A metric's JSON name from what a user types (its name or a short one)."""
+    name = text.strip().lower()
+    name = _SHORT_NAMES.get(name, name)
+    return name if name in METRIC_BY_NAME else None
+RPS = METRICS[0].name
+RUN_TO_RUN_FACTOR = 3.0  # a call must be this many times the run-to-run noise
 
 
-def _values(row: dict, field: str) -> list[float]:
-    samples = [s[field] for s in row.get("samples") or [] if s.get(field) is not None]
-    if samples:
-        return samples
-    return [row[field]] if row.get(field) is not None else []
+@dataclass
+class MetricVerdict:
+    """One metric of one endpoint. `previous`/`current` are the two runs'
+    figures (medians of their samples); `change_pct` is what the verdict
+    judged: their change, or side by side (`paired`) the geometric mean of
+    the sample pairs' ratios, which can differ from the medians' ratio."""
+    metric: str
+    previous: float | None
+    current: float | None
+    change_pct: float | None
+    paired: bool
+    verdict: str
+    method: str
+    p_value: float | None
+    p_adjusted: float | None
+    z: float | None
+    explanation: str
+
+    @property
+    def called(self) -> bool:
+        return self.verdict in (stats.REGRESSED, stats.IMPROVED)
+
+    @property
+    def label(self) -> str:
+        return METRIC_BY_NAME[self.metric].label
 
 
-def _group_values(baseline: dict, current: dict, field: str) -> tuple[list[float], list[float]]:
-    return _values(baseline, field), _values(current, field)
+@dataclass
+class EndpointVerdict:
+    """Every metric of one endpoint present in both runs. `compared` is False
+    when either side did not measure it properly (then `not_compared_reason`
+    says why and every metric is `insufficient data`)."""
+    key: str
+    endpoint: str
+    category: str
+    concurrency: int
+    compared: bool
+    not_compared_reason: str | None
+    metrics: dict[str, MetricVerdict]
+
+    @property
+    def rps(self) -> MetricVerdict:
+        return self.metrics[RPS]
+
+    @property
+    def calls(self) -> list[MetricVerdict]:
+        return [m for m in self.metrics.values() if m.called]
 
 
-def _paired_values(baseline: dict, current: dict, field: str) -> tuple[list[float], list[float]]:
-    """Side by side: the two runs' values of `field`, sample i beside sample i
-    (taken next to each other), leaving out a pair with a side missing."""
-    base = {s["sample_number"]: s.get(field) for s in baseline.get("samples") or []}
-    cur = {s["sample_number"]: s.get(field) for s in current.get("samples") or []}
-    numbers = sorted(n for n in base if n in cur and base[n] is not None and cur[n] is not None)
-    return [base[n] for n in numbers], [cur[n] for n in numbers]
+@dataclass
+class Call:
+    """One (endpoint, metric) called regressed or improved."""
+    endpoint: str  # the endpoint's key
+    metric: str
+    verdict: str
+    change_pct: float | None
 
 
-def compare_rows(baseline: dict, current: dict, *, threshold_pct: float,
-                 history: list[float] | None = None, interleaved: bool = False) -> dict:
-    """One endpoint's comparison: previous/current req/s, change_pct, verdict, and why."""
-    entry = {
-        "endpoint": current["endpoint"], "category": current["category"],
-        "concurrency": current["concurrency"],
-        "previous": baseline.get("requests_per_sec"), "current": current.get("requests_per_sec"),
-        "change_pct": None, "verdict": stats.INSUFFICIENT, "method": stats.METHOD_NONE,
-        "p_value": None, "p_adjusted": None, "z": None, "explanation": "",
-        "previous_p50_ms": baseline.get("p50_ms"), "current_p50_ms": current.get("p50_ms"),
-        "previous_p99_ms": baseline.get("p99_ms"), "current_p99_ms": current.get("p99_ms"),
-        "previous_cpu_us_per_req": baseline.get("server_cpu_us_per_req"),
-        "current_cpu_us_per_req": current.get("server_cpu_us_per_req"),
-        "p99_change_pct": _pct(baseline.get("p99_ms"), current.get("p99_ms")),
-        "cpu_change_pct": _pct(baseline.get("server_cpu_us_per_req"), current.get("server_cpu_us_per_req")),
-        "cpu_verdict": None,
-    }
+@dataclass
+class Summary:
+    only_in_baseline: list[str]
+    only_in_current: list[str]
+    geometric_mean_ratio: float | None  # of req/s, current over baseline
+    geometric_mean_endpoints: int
+    regressed: list[str]  # endpoints whose req/s regressed
+    improved: list[str]
+    calls: list[Call] = field(default_factory=list)  # every metric called, in table order
+    undecided: int = 0  # compared endpoints whose req/s could not be judged
+
+
+def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
+               histories: dict[str, dict[str, list[float]]] | None = None,
+               paired: bool = False) -> tuple[dict[str, EndpointVerdict], Summary]:
+    """Every endpoint found in both runs, keyed like text.result_key, and the summary.
+    `histories`: per endpoint key, per metric, earlier comparable runs' figures."""
+    several = sweeps(baseline_rows) or sweeps(current_rows)
+    base = {result_key(row, several): row for row in baseline_rows}
+    cur = {result_key(row, several): row for row in current_rows}
+    histories = histories or {}
+    endpoints = {key: judge_endpoint(key, base[key], row, threshold_pct=threshold_pct,
+                                     history=histories.get(key, {}), paired=paired)
+                 for key, row in cur.items() if key in base}
+    judge_together(list(endpoints.values()))
+    return endpoints, summarize(endpoints, only_in_baseline=[k for k in base if k not in cur],
+                                only_in_current=[k for k in cur if k not in base])
+
+
+def judge_endpoint(key: str, baseline: dict, current: dict, *, threshold_pct: float,
+                   history: dict[str, list[float]], paired: bool) -> EndpointVerdict:
     problems = [f"{side} {row['status']}" for side, row in (("baseline", baseline), ("current", current))
                 if (row.get("status") or "ok") != "ok"]
     if baseline.get("caveat"):
         problems.append("baseline not trusted: " + baseline["caveat"])
-    if problems:
-        entry["change_pct"] = _pct(entry["previous"], entry["current"])
-        entry["explanation"] = "not compared: " + "; ".join(problems)
-        return entry
-    # Side by side, sample i of each run was taken next to the other's: judge
-    # the pairs. Otherwise the two runs' samples are two separate groups.
-    judge, values = ((stats.paired_compare, _paired_values) if interleaved
-                     else (stats.compare, _group_values))
-    verdict = judge(*values(baseline, current, "requests_per_sec"),
-                    threshold_pct=threshold_pct, history=history, metric="req/s")
-    entry.update(change_pct=_round(verdict.change_pct), verdict=verdict.verdict, method=verdict.method,
-                 p_value=verdict.p_value, z=verdict.z, explanation=verdict.explanation)
-    noise = None if interleaved else run_to_run_noise_pct(history)
-    if (verdict.verdict in (stats.REGRESSED, stats.IMPROVED) and verdict.method != stats.METHOD_HISTORY
-            and noise is not None and abs(verdict.change_pct) < 3 * noise):
+    reason = "; ".join(problems) or None
+    metrics = {}
+    for metric in METRICS:
+        if reason:
+            metrics[metric.name] = _not_compared(metric, baseline, current, reason)
+        else:
+            metrics[metric.name] = judge_metric(metric, baseline, current, threshold_pct=threshold_pct,
+                                                history=history.get(metric.name), paired=paired)
+    return EndpointVerdict(key=key, endpoint=current["endpoint"], category=current["category"],
+                           concurrency=current["concurrency"], compared=reason is None,
+                           not_compared_reason=reason, metrics=metrics)
+
+
+def judge_metric(metric: Metric, baseline: dict, current: dict, *, threshold_pct: float,
+                 history: list[float] | None, paired: bool) -> MetricVerdict:
+    before, after = _values(baseline, current, metric.name, paired)
+    shown = (_round(baseline.get(metric.name)), _round(current.get(metric.name)))
+    if not before and not after:
+        return MetricVerdict(metric.name, *shown, None, paired, stats.INSUFFICIENT, stats.METHOD_NONE,
+                             None, None, None, f"{metric.label} not measured")
+    judge = stats.paired_compare if paired else stats.compare
+    verdict = judge(before, after, threshold_pct=threshold_pct, higher_is_better=metric.higher_is_better,
+                    history=history, metric=metric.label)
+    # paired_compare falls back to compare when pairs are missing: say so only when it paired.
+    really_paired = verdict.method == stats.METHOD_PAIRED
+    result = MetricVerdict(metric.name, *shown, _round(verdict.change_pct), really_paired,
+                           verdict.verdict, verdict.method, _p(verdict.p_value), None,
+                           _round(verdict.z), verdict.explanation)
+    noise = None if paired else run_to_run_noise_pct(history)
+    if (result.called and verdict.method != stats.METHOD_HISTORY and noise is not None
+            and abs(verdict.change_pct) < RUN_TO_RUN_FACTOR * noise):
         # Samples of one run share that run's conditions (server process,
-        # machine load), so a rank test sees only within-run noise. Earlier
-        # runs show how far whole runs wander: a change inside 3x that is
-        # not called, however tight each run's samples are. (Side by side,
-        # the samples alternated under the same conditions and the paired
-        # test sees what drifts: this guard does not apply.)
-        entry.update(verdict=stats.NO_CHANGE,
-                     explanation=f"{verdict.explanation}, but within 3x the run-to-run noise "
-                                 f"(±{noise:.1f}% over {len(history)} earlier runs)")
-    base_cpu, cur_cpu = values(baseline, current, "server_cpu_us_per_req")
-    if len(base_cpu) >= 3 and len(cur_cpu) >= 3:
-        # Server CPU per request barely moves with machine noise: a second
-        # opinion that tells "HBF does more work" from "the machine was busy".
-        cpu = judge(base_cpu, cur_cpu, threshold_pct=threshold_pct, higher_is_better=False,
-                    metric="server CPU/request")
-        entry["cpu_verdict"] = cpu.verdict
-        entry["cpu_explanation"] = cpu.explanation
-    return entry
+        # machine load), so a test on them sees only within-run noise. Earlier
+        # runs show how far whole runs wander: a change inside 3x that is not
+        # called, however tight each run's samples are. (Side by side the
+        # samples alternated, so the paired test sees what drifts.)
+        result.verdict = stats.NO_CHANGE
+        result.explanation += (f", but within {RUN_TO_RUN_FACTOR:g}x the run-to-run noise "
+                               f"(±{noise:.1f}% over {len(history)} earlier runs)")
+    return result
+
+
+def _not_compared(metric: Metric, baseline: dict, current: dict, reason: str) -> MetricVerdict:
+    before, after = baseline.get(metric.name), current.get(metric.name)
+    return MetricVerdict(metric.name, _round(before), _round(after), _pct(before, after), False,
+                         stats.INSUFFICIENT, stats.METHOD_NONE, None, None, None,
+                         "not compared: " + reason)
+
+
+def _values(baseline: dict, current: dict, name: str, paired: bool) -> tuple[list, list]:
+    if paired:
+        # Sample i of one run beside sample i of the other; a pair with a side
+        # missing is left out whole.
+        base = {s["sample_number"]: s.get(name) for s in baseline.get("samples") or []}
+        cur = {s["sample_number"]: s.get(name) for s in current.get("samples") or []}
+        numbers = sorted(n for n in base if n in cur and base[n] is not None and cur[n] is not None)
+        if numbers:
+            return [base[n] for n in numbers], [cur[n] for n in numbers]
+    return _samples(baseline, name), _samples(current, name)
+
+
+def _samples(row: dict, name: str) -> list[float]:
+    values = [s[name] for s in row.get("samples") or [] if s.get(name) is not None]
+    if values:
+        return values
+    return [row[name]] if row.get(name) is not None else []
 
 
 def run_to_run_noise_pct(history: list[float] | None, min_runs: int = 5) -> float | None:
@@ -112,45 +224,46 @@ def run_to_run_noise_pct(history: list[float] | None, min_runs: int = 5) -> floa
     return stats.robust_noise_pct(values)
 
 
-def compare_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
-                 histories: dict[str, list[float]] | None = None,
-                 interleaved: bool = False) -> tuple[dict, dict]:
-    """(per-endpoint comparisons keyed like result_key, summary with the
-    endpoints found on one side only and the geometric mean of req/s ratios)."""
-    base, cur = keyed(baseline_rows), keyed(current_rows)
-    histories = histories or {}
-    comparison = {key: compare_rows(base[key], row, threshold_pct=threshold_pct,
-                                    history=histories.get(key), interleaved=interleaved)
-                  for key, row in cur.items() if key in base}
-    judge_together(comparison)
-    ratios = [c["current"] / c["previous"] for c in comparison.values()
-              if c["previous"] and c["current"] and not c["explanation"].startswith("not compared")]
+def judge_together(endpoints: list[EndpointVerdict], alpha: float = stats.ALPHA) -> None:
+    """A run's figures are tested at once, so a call must survive the
+    Benjamini-Hochberg correction over every (endpoint, metric) judged by a
+    test: sets each one's `p_adjusted` and takes back a call whose adjusted p
+    is not below alpha. (History z-scores have no p and already ask for 3
+    standard deviations.)"""
+    tested = [m for e in endpoints for m in e.metrics.values() if m.p_value is not None]
+    adjusted = stats.benjamini_hochberg([m.p_value for m in tested])
+    judged = len({id(e) for e in endpoints for m in e.metrics.values() if m.p_value is not None})
+    for verdict, p_adjusted in zip(tested, adjusted):
+        verdict.p_adjusted = _p(p_adjusted)
+        if verdict.called and p_adjusted >= alpha:
+            verdict.verdict = stats.NO_CHANGE
+            verdict.explanation += (
+                f", but not once {len(tested)} figures of {judged} endpoint(s) are judged together "
+                f"(Benjamini-Hochberg adjusted {stats.format_p(p_adjusted)}); "
+                "more samples (--repeat) or --side-by-side can show it")
+
+
+def summarize(endpoints: dict[str, EndpointVerdict], *, only_in_baseline: list[str],
+              only_in_current: list[str]) -> Summary:
+    ratios = [e.rps.current / e.rps.previous for e in endpoints.values()
+              if e.compared and e.rps.previous and e.rps.current]
     geomean = stats.geometric_mean(ratios)
-    summary = {
-        "only_in_baseline": [k for k in base if k not in cur],
-        "only_in_current": [k for k in cur if k not in base],
-        "geometric_mean_ratio": round(geomean, 4) if geomean else None,
-        "regressed": [k for k, c in comparison.items() if c["verdict"] == stats.REGRESSED],
-        "improved": [k for k, c in comparison.items() if c["verdict"] == stats.IMPROVED],
-    }
-    return comparison, summary
+    return Summary(
+        only_in_baseline=only_in_baseline, only_in_current=only_in_current,
+        geometric_mean_ratio=round(geomean, 4) if geomean else None,
+        geometric_mean_endpoints=len(ratios),
+        regressed=[k for k, e in endpoints.items() if e.rps.verdict == stats.REGRESSED],
+        improved=[k for k, e in endpoints.items() if e.rps.verdict == stats.IMPROVED],
+        calls=[Call(k, m.metric, m.verdict, m.change_pct) for k, e in endpoints.items() for m in e.calls],
+        undecided=sum(1 for e in endpoints.values() if e.compared and e.rps.verdict == stats.INSUFFICIENT))
 
 
-def judge_together(comparison: dict[str, dict], alpha: float = stats.ALPHA) -> None:
-    """A run's endpoints are tested at once, so a call must survive the
-    Benjamini-Hochberg correction over every endpoint judged by a test:
-    sets each one's `p_adjusted` and takes back a regressed/improved call
-    whose adjusted p is not below alpha. (History z-scores have no p and
-    already ask for 3 standard deviations.)"""
-    tested = [c for c in comparison.values() if c["p_value"] is not None]
-    adjusted = stats.benjamini_hochberg([c["p_value"] for c in tested])
-    for entry, p_adjusted in zip(tested, adjusted):
-        entry["p_adjusted"] = p_adjusted
-        if entry["verdict"] in (stats.REGRESSED, stats.IMPROVED) and p_adjusted >= alpha:
-            entry["verdict"] = stats.NO_CHANGE
-            entry["explanation"] += (f", but not once {len(tested)} endpoints are judged together "
-                                     f"(Benjamini-Hochberg adjusted {stats.format_p(p_adjusted)}); "
-                                     "more samples (--repeat) or --side-by-side can show it")
+def regressions(endpoints: dict[str, EndpointVerdict], metrics: list[str],
+                limit_pct: float) -> list[tuple[str, MetricVerdict]]:
+    """(endpoint key, verdict) of every listed metric called regressed by more
+    than limit_pct: what --fail-on-regression exits 1 for."""
+    return [(key, e.metrics[name]) for key, e in endpoints.items() for name in metrics
+            if e.metrics[name].verdict == stats.REGRESSED and abs(e.metrics[name].change_pct or 0) > limit_pct]
 
 
 def _pct(before, after) -> float | None:
@@ -159,5 +272,10 @@ def _pct(before, after) -> float | None:
     return _round((after - before) / abs(before) * 100.0)
 
 
-def _round(value):
-    return None if value is None else round(value, 2)
+def _round(value, digits: int = 2):
+    return None if value is None else round(value, digits)
+
+
+def _p(value: float | None) -> float | None:
+    """p-values to four significant digits: what a reader can use."""
+    return None if value is None else float(f"{value:.4g}")

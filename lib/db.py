@@ -23,10 +23,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from lib.errors import BenchError
+
 SCHEMA_VERSION = 2
 
 
-class DbError(Exception):
+class DbError(BenchError):
     """A database problem the user must fix; the message says what and how."""
 
 
@@ -475,39 +477,41 @@ class Database:
         return None
 
     def baseline_run(self, run: dict) -> int | None:
-        """The latest earlier run measured the same way: same pod, build mode,
-        requests, concurrency, repeat, engine, keep-alive and rate, that stored
-        at least one ok result. The baseline side of a side-by-side run is
-        never picked: it may be another binary than the one history follows."""
+        """The latest earlier run comparable to `run` (COMPARABLE_FIELDS) that
+        stored at least one ok result. The baseline side of a side-by-side run
+        is never picked: it may be another binary than the one history follows."""
+        where, params = _comparable("benchmark_runs", run)
         row = self.conn.execute(
-            "SELECT run_id FROM benchmark_runs WHERE run_id < ?"
-            " AND coalesce(pod, 'test') = coalesce(?, 'test')"
-            " AND build_mode IS ? AND requests IS ? AND concurrency IS ?"
-            " AND coalesce(repeat, 1) = coalesce(?, 1) AND coalesce(engine, 'ab') = coalesce(?, 'ab')"
-            " AND coalesce(keepalive, 0) = coalesce(?, 0) AND rate IS ?"
+            f"SELECT run_id FROM benchmark_runs WHERE run_id < ? AND {where}"
             " AND side IS NOT 'baseline'"
             " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
             "             AND coalesce(r.status, 'ok') = 'ok')"
-            " ORDER BY run_id DESC LIMIT 1",
-            (run["run_id"], run.get("pod"), run.get("build_mode"), run.get("requests"),
-             run.get("concurrency"), run.get("repeat"), run.get("engine"), run.get("keepalive"),
-             run.get("rate"))).fetchone()
+            " ORDER BY run_id DESC LIMIT 1", (run["run_id"], *params)).fetchone()
         return row[0] if row else None
 
-    def endpoint_history(self, run: dict, endpoint: str, concurrency: int, *, before_run_id: int,
-                         limit: int = 10) -> list[dict]:
-        """ok results of one endpoint in earlier runs comparable to `run`, oldest first."""
+    def runs_before(self, run_id: int, limit: int = 50) -> list[dict]:
+        """The newest earlier runs that could be a baseline but for their
+        parameters (not a side-by-side baseline side, with an ok result): to
+        say which field kept them out when no baseline is found."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT * FROM benchmark_runs WHERE run_id < ? AND side IS NOT 'baseline'"
+            " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
+            "             AND coalesce(r.status, 'ok') = 'ok')"
+            " ORDER BY run_id DESC LIMIT ?", (run_id, limit))]
+
+    def endpoint_history(self, run: dict, endpoint: str, concurrency: int, requests: int, *,
+                         before_run_id: int, limit: int = 10) -> list[dict]:
+        """ok results of one endpoint (at this concurrency and request count) in
+        earlier runs comparable to `run` (the same rule as baseline_run), oldest first."""
+        where, params = _comparable("run", run)
         rows = self.conn.execute(
-            "SELECT res.requests_per_sec, res.server_cpu_us_per_req, res.p99_ms, res.run_id"
+            "SELECT res.run_id, res.requests_per_sec, res.p50_ms, res.p99_ms, res.server_cpu_us_per_req"
             " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
-            " WHERE res.endpoint = ? AND res.concurrency = ? AND res.run_id < ?"
+            " WHERE res.endpoint = ? AND res.concurrency = ? AND res.requests = ? AND res.run_id < ?"
             " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
-            " AND coalesce(run.pod, 'test') = coalesce(?, 'test') AND run.build_mode IS ?"
-            " AND res.requests = ? AND coalesce(res.engine, 'ab') = coalesce(?, 'ab')"
-            " AND coalesce(run.repeat, 1) = coalesce(?, 1) AND run.side IS NOT 'baseline'"
+            f" AND {where} AND run.side IS NOT 'baseline'"
             " ORDER BY res.run_id DESC LIMIT ?",
-            (endpoint, concurrency, before_run_id, run.get("pod"), run.get("build_mode"),
-             run.get("requests"), run.get("engine"), run.get("repeat"), limit)).fetchall()
+            (endpoint, concurrency, requests, before_run_id, *params, limit)).fetchall()
         return [dict(r) for r in reversed(rows)]
 
     def run_count(self) -> int:
@@ -607,6 +611,37 @@ class Database:
                 chunk)]
         out.sort(key=lambda r: (r["run_id"], r["result_id"]))
         return out
+
+
+# What makes two runs comparable, and the value a NULL stands for (rows of
+# older versions). Comparable does not need the same --repeat: the tests
+# handle unequal sample counts. Both the baseline and the history behind the
+# noise guard are picked by this rule (`_comparable`), and a report that found
+# no baseline names the fields that differ (`comparable_differences`).
+COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), ("concurrency", None),
+                     ("engine", "ab"), ("keepalive", 0), ("rate", None))
+
+
+def comparable_value(run: dict, field: str):
+    value = run.get(field)
+    return dict(COMPARABLE_FIELDS)[field] if value is None else value
+
+
+def comparable_differences(a: dict, b: dict) -> list[str]:
+    """The COMPARABLE_FIELDS in which runs a and b differ."""
+    return [name for name, _ in COMPARABLE_FIELDS
+            if str(comparable_value(a, name)) != str(comparable_value(b, name))]
+
+
+def _comparable(table: str, run: dict) -> tuple[str, list]:
+    """A WHERE clause (names fixed here, values as parameters) matching runs
+    comparable to `run`."""
+    where, params = [], []
+    for name, default in COMPARABLE_FIELDS:
+        where.append(f"CAST(coalesce({table}.{name}, ?) AS TEXT) IS ?")
+        value = comparable_value(run, name)
+        params += [default, None if value is None else str(value)]
+    return " AND ".join(where), params
 
 
 def _run_filters(*, branch=None, build_mode=None, pod=None, since=None, status=None,

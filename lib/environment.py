@@ -48,3 +48,12 @@ def differences(a: dict | None, b: dict | None) -> list[str]:
         return []
     return [f"{key}: {a.get(key)} vs {b.get(key)}" for key in COMPARABLE_KEYS
             if a.get(key) != b.get(key)]
+
+
+def of_run(run: dict) -> dict | None:
+    """A run row's stored environment, parsed (None when absent or not JSON)."""
+    import json
+    try:
+        return json.loads(run["environment"]) if run.get("environment") else None
+    except ValueError:
+        return None

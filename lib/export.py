@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lib.db import RESULT_COLUMNS
+from lib.errors import BenchError
+from lib.text import result_key, sweeps
 
 RUN_EXPORT_COLUMNS = (
     "run_id", "run_timestamp", "run_git_commit", "run_git_branch", "run_build_mode", "run_pod",
@@ -32,10 +34,9 @@ RESULT_EXPORT_COLUMNS = (
 EXPORT_COLUMNS = RUN_EXPORT_COLUMNS + RESULT_EXPORT_COLUMNS
 # Columns holding JSON text: objects in the JSON export, the text itself in CSV.
 JSON_TEXT_COLUMNS = ("run_environment", "connection_times", "server_errors")
-FORMATS = ("csv", "json", "github-action-benchmark", "bmf")
 
 
-class ExportError(Exception):
+class ExportError(BenchError):
     """Cannot export (nothing to export, unwritable output): exit 2 with this line."""
 
 
@@ -93,19 +94,15 @@ def to_json_rows(columns: list[str], rows) -> Iterator[str]:
     yield "\n]\n"
 
 
-def _name(row: dict, several_levels: bool) -> str:
-    return f"{row['endpoint']} @c={row['concurrency']}" if several_levels else row["endpoint"]
-
-
 def _measured(db, run_id: int) -> tuple[dict, list[dict], bool, list[str]]:
     """(run, ok rows with a req/s figure, sweep?, warnings about skipped rows)."""
     run = db.run(run_id)
     rows = db.results(run_id, with_samples=False)
-    several = len({r["concurrency"] for r in rows}) > 1
+    several = sweeps(rows)
     kept, warnings = [], []
     for row in rows:
         if (row.get("status") or "ok") != "ok" or row.get("requests_per_sec") is None:
-            warnings.append(f"run {run_id}: {_name(row, several)} is {row.get('status')}: "
+            warnings.append(f"run {run_id}: {result_key(row, several)} is {row.get('status')}: "
                             "left out (no req/s to report)")
         else:
             kept.append(row)
@@ -118,7 +115,7 @@ def github_action_benchmark(db, run_id: int) -> tuple[str, list[str]]:
     run, rows, several, warnings = _measured(db, run_id)
     out = []
     for row in rows:
-        entry = {"name": _name(row, several), "unit": "req/s", "value": row["requests_per_sec"]}
+        entry = {"name": result_key(row, several), "unit": "req/s", "value": row["requests_per_sec"]}
         if (row.get("sample_count") or 1) > 1 and row.get("rps_min") is not None \
                 and row.get("rps_max") is not None:
             entry["range"] = f"± {(row['rps_max'] - row['rps_min']) / 2:.2f}"
@@ -156,7 +153,7 @@ def bmf(db, run_id: int) -> tuple[str, list[str]]:
             if row.get("p99_ms") is not None:
                 latency["upper_value"] = round(row["p99_ms"] * 1e6, 1)
             measures["latency"] = latency
-        out[_name(row, several)] = measures
+        out[result_key(row, several)] = measures
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n", warnings
 
 

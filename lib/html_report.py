@@ -17,11 +17,12 @@ markup or quotes show as typed.
 from __future__ import annotations
 
 import math
-import time
 from html import escape
 
 from lib import stats
-from lib.views import level_shifts
+from lib.errors import BenchError
+from lib.series import configuration, level_shifts
+from lib.text import now_text, result_key, sweeps, timestamp_text
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280")
 RED, GREEN = "#dc2626", "#16a34a"
@@ -33,7 +34,7 @@ BOT_Y0, BOT_Y1 = 196, 256  # p99 panel
 X_LABEL_Y = 274
 
 
-class NothingToDraw(Exception):
+class NothingToDraw(BenchError):
     """No run matches: nothing to draw (exit 2 with this line)."""
 
 
@@ -82,17 +83,17 @@ def _usable(row: dict) -> bool:
 
 
 def _config(run: dict, row: dict) -> str:
-    return (f"pod {run.get('pod')}, {run.get('build_mode')}, {row.get('requests')} req x "
-            f"c{row.get('concurrency')}")
+    """The series a result belongs to: the same key as the text trends."""
+    return configuration({**run, **row})
 
 
 def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
     """The whole page as text. `filters` are list_runs' (branch, build_mode, pod,
     since, status). Raises NothingToDraw when no run matches."""
-    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    started = now_text()
     runs_desc = db.list_runs(limit=limit, **filters)
     if not runs_desc:
-        raise NothingToDraw("no runs to draw" + (" match the filters" if any(filters.values()) else
+        raise NothingToDraw("--html: no runs to draw" + (" match the filters" if any(filters.values()) else
                                               ": run benchmark.py first"))
     runs = list(reversed(runs_desc))  # oldest first, left to right
     by_id = {r["run_id"]: r for r in runs}
@@ -102,7 +103,7 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
     from lib import report
     latest = runs[-1]
     gathered = report.collect(db, latest["run_id"], threshold_pct=threshold_pct)
-    several = len({r["concurrency"] for r in gathered["rows"]}) > 1
+    several = sweeps(gathered.results)
 
     # The charts draw the configurations the newest run was measured in (pod,
     # build mode, requests, each concurrency level): a dbg build or another
@@ -117,12 +118,11 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
         if key not in configs:
             left_out.setdefault(key, set()).add(row["run_id"])
     colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(configs)}
-    verdicts = {}
-    for entry in (gathered["comparison"] or {}).values():
-        verdicts[(entry["endpoint"], entry["concurrency"])] = entry
+    verdicts = {(entry.endpoint, entry.concurrency): entry
+                for entry in gathered.comparison.endpoints.values()}
 
     # Endpoints in the latest run's order first, then any others.
-    order = list(dict.fromkeys([r["endpoint"] for r in gathered["rows"]] + [r["endpoint"] for r in drawn]))
+    order = list(dict.fromkeys([r["endpoint"] for r in gathered.results] + [r["endpoint"] for r in drawn]))
     charts = []
     for endpoint in order:
         mine = [r for r in drawn if r["endpoint"] == endpoint]
@@ -147,7 +147,7 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
 def _header(db, runs: list[dict], filters: dict, started: str) -> str:
     shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in filters.items() if v is not None)
     return (f'<header><h1>HBF benchmark history</h1>'
-            f'<p class="meta">{len(runs)} run(s), {e(runs[0]["timestamp"])} to {e(runs[-1]["timestamp"])}'
+            f'<p class="meta">{len(runs)} run(s), {e(timestamp_text(runs[0]["timestamp"]))} to {e(timestamp_text(runs[-1]["timestamp"]))}'
             f' (runs {runs[0]["run_id"]}..{runs[-1]["run_id"]})'
             + (f'; filtered by {e(shown)}' if shown else "")
             + f'. Database <code>{e(db.path)}</code>, generated {e(started)}.</p></header>')
@@ -230,7 +230,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
             svg.append(f'<polyline class="line thin" stroke="{c}" points="'
                        + " ".join(f"{x:.1f},{y:.1f}" for x, y in lat) + '"/>')
         svg += [f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{c}"/>' for x, y in lat]
-        for shift in level_shifts([r["requests_per_sec"] for r in members], stats):
+        for shift in level_shifts([r["requests_per_sec"] for r in members]):
             row = members[shift["index"]]
             step_marks.append((position[row["run_id"]], shift["change_pct"] or 0.0, row))
     for i, change, row in step_marks:
@@ -255,11 +255,11 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
         if row["run_id"] != latest["run_id"] or not _usable(row):
             continue
         entry = verdicts.get((row["endpoint"], row["concurrency"]))
-        if entry and entry["verdict"] in (stats.REGRESSED, stats.IMPROVED):
-            c = RED if entry["verdict"] == stats.REGRESSED else GREEN
+        if entry and entry.rps.called:
+            c = RED if entry.rps.verdict == stats.REGRESSED else GREEN
             x, y = _x(position[row["run_id"]], n), y_rps(row["requests_per_sec"])
             svg.append(f'<circle class="ring" cx="{x:.1f}" cy="{y:.1f}" r="7" stroke="{c}">'
-                       f'<title>{e(entry["verdict"] + ": " + entry["explanation"])}</title></circle>')
+                       f'<title>{e(entry.rps.verdict + ": " + entry.rps.explanation)}</title></circle>')
     # Hover columns: one per run, its <title> names the commit and the figures.
     per_run: dict[int, list[dict]] = {}
     for row in rows:
@@ -268,7 +268,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
     for run_id, members in per_run.items():
         run = by_id[run_id]
         x = _x(position[run_id], n)
-        lines = [f"run {run_id} · {run['timestamp']}",
+        lines = [f"run {run_id} · {timestamp_text(run['timestamp'])}",
                  f"commit {run.get('git_commit')} ({run.get('git_branch')}) · {run.get('build_mode')}, "
                  f"pod {run.get('pod')}"]
         for row in members:
@@ -296,7 +296,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
                     if _usable(r) else f"latest: {r.get('status')}")
         entry = verdicts.get((r["endpoint"], r["concurrency"]))
         if entry:
-            summary += f" · {_badge(entry['verdict'], entry['change_pct'], entry['explanation'])}"
+            summary += " · " + _badges(entry, with_change=True)
         head.append(f'<p class="sub">{summary}</p>')
     if rps:
         head.append(f'<p class="sub">min {fmt(min(rps))} · median {fmt(stats.median(rps))} · '
@@ -304,19 +304,26 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
     return '<article class="card">' + "".join(head) + "".join(svg) + "</article>"
 
 
-def _badge(verdict: str, change_pct, explanation: str) -> str:
-    kind = {"regressed": "bad", "improved": "good"}.get(verdict, "neutral")
-    change = "" if change_pct is None else f" {change_pct:+.1f}%"
-    return f'<span class="badge {kind}" title="{e(explanation)}">{e(verdict)}{e(change)}</span>'
+def _badge(verdict, with_change: bool = False) -> str:
+    """One metric's call as a coloured badge; its explanation on hover."""
+    kind = {stats.REGRESSED: "bad", stats.IMPROVED: "good"}.get(verdict.verdict, "neutral")
+    label = verdict.verdict if verdict.metric == "requests_per_sec" else f"{verdict.label} {verdict.verdict}"
+    change = f" {verdict.change_pct:+.1f}%" if with_change and verdict.change_pct is not None else ""
+    return f'<span class="badge {kind}" title="{e(verdict.explanation)}">{e(label)}{e(change)}</span>'
 
 
-def _latest_table(gathered: dict, several: bool) -> str:
+def _badges(entry, with_change: bool = False) -> str:
+    """req/s's verdict, then a badge for every other metric called."""
+    return " ".join(_badge(v, with_change) for v in [entry.rps] + [m for m in entry.calls if m is not entry.rps])
+
+
+def _latest_table(gathered, several: bool) -> str:
     from lib.report import verdict_line
-    run = gathered["run"]
-    comparison = gathered["comparison"] or {}
-    base = gathered["baseline"]
+    run = gathered.run
+    comparison = gathered.comparison
+    base = comparison.baseline if comparison.compared else None
     out = [f'<section><h2>Latest run {run["run_id"]}: {e(run.get("status"))}</h2>',
-           f'<p class="meta">{e(run["timestamp"])} · commit <code>{e(run.get("git_commit"))}</code> on '
+           f'<p class="meta">{e(timestamp_text(run["timestamp"]))} · commit <code>{e(run.get("git_commit"))}</code> on '
            f'{e(run.get("git_branch"))} · {e(run.get("build_mode"))}, pod {e(run.get("pod"))} · '
            f'{e(run.get("requests"))} requests x c{e(run.get("concurrency"))}'
            + (f' · compared with run {base["run_id"]} ({e(base.get("git_commit"))})' if base else "")
@@ -324,30 +331,36 @@ def _latest_table(gathered: dict, several: bool) -> str:
     if run.get("notes"):
         out.append(f'<p class="notes">{e(run["notes"])}</p>')
     out.append(f'<p class="verdict">{e(verdict_line(gathered))}</p>')
-    for note in gathered["notes"]:
+    for note in comparison.notes:
         out.append(f'<p class="note">Note: {e(note)}</p>')
     out.append('<table><thead><tr><th>category</th><th>endpoint</th><th>req/s</th><th>p50 ms</th>'
                '<th>p99 ms</th><th>CPU µs/req</th><th>status</th><th>change</th><th>verdict</th></tr></thead><tbody>')
-    for row in gathered["rows"]:
-        key = f"{row['endpoint']} @c={row['concurrency']}" if several else row["endpoint"]
-        entry = comparison.get(key)
-        status = row.get("status") or "ok"
-        status_html = e(status) + (f" ({e(row['crash_signal'])})" if row.get("crash_signal") else "")
-        if row.get("error"):
-            status_html = f'<span title="{e(row["error"])}">{status_html}</span>'
-        cls = "" if status == "ok" else ' class="problem"'
-        change = "–" if not entry or entry["change_pct"] is None else f"{entry['change_pct']:+.1f}%"
-        verdict = _badge(entry["verdict"], None, entry["explanation"]) if entry else "–"
-        out.append(f'<tr{cls}><td>{e(row["category"])}</td><td>{e(key)}</td>'
-                   f'<td class="n">{fmt(row.get("requests_per_sec"), 1)}</td>'
-                   f'<td class="n">{fmt(row.get("p50_ms"), 2)}</td><td class="n">{fmt(row.get("p99_ms"), 2)}</td>'
-                   f'<td class="n">{fmt(row.get("server_cpu_us_per_req"), 0)}</td><td>{status_html}</td>'
-                   f'<td class="n">{change}</td><td>{verdict}'
-                   + (f' <small>{e(entry["explanation"])}</small>' if entry else "") + "</td></tr>")
-    if not gathered["rows"]:
+    for row in gathered.results:
+        key = result_key(row, several)
+        out.append(_latest_row(row, key, comparison.endpoints.get(key)))
+    if not gathered.results:
         out.append('<tr><td colspan="9">no results stored for this run</td></tr>')
     out.append("</tbody></table></section>")
     return "\n".join(out)
+
+
+def _latest_row(row: dict, key: str, entry) -> str:
+    status = row.get("status") or "ok"
+    status_html = e(status) + (f" ({e(row['crash_signal'])})" if row.get("crash_signal") else "")
+    if row.get("error"):
+        status_html = f'<span title="{e(row["error"])}">{status_html}</span>'
+    cls = "" if status == "ok" else ' class="problem"'
+    change = "–" if not entry or entry.rps.change_pct is None else f"{entry.rps.change_pct:+.1f}%"
+    if entry and entry.rps.paired and entry.rps.change_pct is not None:
+        change += " <small>pairs</small>"
+    verdict = "–"
+    if entry:
+        verdict = _badges(entry) + f' <small>{e(entry.rps.explanation)}</small>'
+    return (f'<tr{cls}><td>{e(row["category"])}</td><td>{e(key)}</td>'
+            f'<td class="n">{fmt(row.get("requests_per_sec"), 1)}</td>'
+            f'<td class="n">{fmt(row.get("p50_ms"), 2)}</td><td class="n">{fmt(row.get("p99_ms"), 2)}</td>'
+            f'<td class="n">{fmt(row.get("server_cpu_us_per_req"), 0)}</td><td>{status_html}</td>'
+            f'<td class="n">{change}</td><td>{verdict}</td></tr>')
 
 
 def _run_list(runs_desc: list[dict]) -> str:
@@ -358,7 +371,7 @@ def _run_list(runs_desc: list[dict]) -> str:
         ok = run["result_count"] - (run["problem_count"] or 0)
         cls = "" if run.get("status") in ("complete", None) else ' class="problem"'
         out.append(f'<tr data-run="{run["run_id"]}"{cls}><td class="n">{run["run_id"]}</td>'
-                   f'<td>{e(run["timestamp"])}</td><td><code>{e(run.get("git_commit"))}</code></td>'
+                   f'<td>{e(timestamp_text(run["timestamp"]))}</td><td><code>{e(run.get("git_commit"))}</code></td>'
                    f'<td>{e(run.get("git_branch"))}</td><td>{e(run.get("build_mode"))}</td>'
                    f'<td>{e(run.get("pod"))}</td><td>{e(run.get("status"))}</td>'
                    f'<td class="n">{ok}/{run["result_count"]}</td>'

@@ -71,6 +71,21 @@ def concurrency_list(text: str) -> list[int]:
     return levels
 
 
+def metric_list(text: str) -> list[str]:
+    """--fail-on "p99,req/s" -> ["p99_ms", "requests_per_sec"]."""
+    from lib.compare import METRICS, metric_named
+    names = []
+    for part in text.split(","):
+        name = metric_named(part)
+        if name is None:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not a judged metric; use "
+                f"{', '.join(m.name for m in METRICS)} (or req/s, p50, p99, cpu), comma-separated")
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="benchmark.py",
@@ -159,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     verdicts.add_argument("--fail-on-regression", nargs="?", const=-1.0, type=non_negative_float,
                           default=None, metavar="PCT",
                           help="exit 1 when an endpoint regressed (by more than PCT, default --threshold)")
+    verdicts.add_argument("--fail-on", type=metric_list, default=None, metavar="METRIC[,METRIC]",
+                          help="the metrics whose regression fails the run (implies "
+                               "--fail-on-regression): req/s, p50, p99, cpu, or their JSON names "
+                               "(default: req/s)")
     verdicts.add_argument("--force", action="store_true",
                           help="compare even with a baseline measured by another engine")
 
@@ -221,6 +240,10 @@ def validate(args: argparse.Namespace) -> None:
         if not path.is_file() or not os.access(path, os.X_OK):
             raise UsageError(f"--baseline-binary {args.baseline_binary}: not an executable file; "
                              "pass an HBF binary built from the baseline commit")
+    if args.fail_on is None:
+        args.fail_on = ["requests_per_sec"]
+    elif args.fail_on_regression is None:
+        args.fail_on_regression = -1.0  # --fail-on alone: fail beyond --threshold
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
 

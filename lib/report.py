@@ -1,12 +1,22 @@
-"""A run's report, from the database alone: gather (`collect`), then render
-as Markdown (`render_markdown`) or JSON (`to_json`). benchmark.py prints it
-after a run; `show_results.py --run ID` prints the very same thing later."""
+"""A run's report: gather it (`collect`, through the one comparison path in
+lib/comparison.py), then render it as Markdown (`render_markdown`) or JSON
+(`to_json`). benchmark.py prints it after a run; `show_results.py --run ID`
+prints the very same thing later, and `--compare` renders its comparison
+with the same functions (`comparison_lines`, `comparison_verdict`,
+`comparison_json`).
+"""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from lib import compare, stats
-from lib.environment import differences
+from lib import stats
+from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
+from lib.comparison import Comparison, compare_with_baseline
+from lib.environment import of_run as environment_of
+from lib.history import run_json
+from lib.series import looks_like_leak
+from lib.text import cell, levels, num, pct, result_key, safe, sweeps, table, timestamp_text
 
 RESULT_FIELDS = (
     # JSON name <- column name
@@ -34,64 +44,20 @@ SAMPLE_FIELDS = ("requests_per_sec", "time_per_request", "p50_ms", "p90_ms", "p9
                  "client_cpu_pct")
 
 
+@dataclass
+class RunReport:
+    """Everything a run's report shows: the run, its results, and its
+    comparison with a baseline (which may have found none)."""
+    run: dict
+    results: list[dict]
+    comparison: Comparison
+
+
 def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: float = 5.0,
-            allow_engine_mix: bool = False) -> dict:
-    """Everything a report shows, as plain data: the run, its results and,
-    when a comparable earlier run exists, the comparison with it."""
-    run = db.run(run_id)
-    rows = db.results(run_id)
-    report = {"run": run, "rows": rows, "baseline": None, "comparison": None, "summary": None,
-              "notes": []}
-    if baseline_id is None:
-        # A side-by-side candidate is compared with its own baseline.
-        baseline_id = (run.get("paired_with") if run.get("side") == "candidate"
-                       else db.baseline_run(run))
-    if baseline_id is None or baseline_id == run_id:
-        return report
-    interleaved = run.get("side") == "candidate" and run.get("paired_with") == baseline_id
-    baseline = db.run(baseline_id)
-    if (baseline.get("engine") or "ab") != (run.get("engine") or "ab") and not allow_engine_mix:
-        report["notes"].append(f"run {baseline_id} was measured with {baseline.get('engine') or 'ab'}, "
-                               f"this one with {run.get('engine') or 'ab'}: not compared "
-                               "(engines measure differently; --force compares anyway)")
-        return report
-    base_rows = db.results(baseline_id)
-    several = compare.sweeps(rows)
-    histories = {}
-    for row in rows:
-        # Every endpoint gets its run-to-run history: single samples are judged
-        # against it, and repeated samples must also clear its noise.
-        if (row.get("status") or "ok") == "ok":
-            history = db.endpoint_history(run, row["endpoint"], row["concurrency"],
-                                          before_run_id=baseline_id)
-            histories[compare.result_key(row, several)] = [
-                h["requests_per_sec"] for h in history if h["requests_per_sec"] is not None]
-    comparison, summary = compare.compare_runs(base_rows, rows, threshold_pct=threshold_pct,
-                                               histories=histories, interleaved=interleaved)
-    report.update(baseline=baseline, comparison=comparison, summary=summary)
-    if interleaved:
-        report["notes"].append(f"side by side: run {baseline_id} ({baseline.get('target')}) and this "
-                               "run alternated their samples, so machine drift weighs on both alike")
-    for field in ("requests", "concurrency", "repeat", "pod", "build_mode", "keepalive", "rate"):
-        if baseline.get(field) != run.get(field):
-            report["notes"].append(f"{field} differs: run {baseline_id} {baseline.get(field)} vs "
-                                   f"run {run_id} {run.get(field)}")
-    env_diff = differences(_env(baseline), _env(run))
-    if env_diff:
-        report["notes"].append("measured in different environments: " + "; ".join(env_diff))
-    return report
-
-
-def _env(run: dict) -> dict | None:
-    try:
-        return json.loads(run["environment"]) if run.get("environment") else None
-    except ValueError:
-        return None
-
-
-def _levels(run: dict) -> list[int]:
-    text = str(run.get("concurrency") or "")
-    return [int(x) for x in text.split(",") if x.strip().isdigit()]
+            allow_engine_mix: bool = False) -> RunReport:
+    comparison = compare_with_baseline(db, run_id, baseline_id, threshold_pct=threshold_pct,
+                                       allow_engine_mix=allow_engine_mix)
+    return RunReport(comparison.run, db.results(run_id), comparison)
 
 
 # ---- JSON -----------------------------------------------------------------
@@ -106,170 +72,203 @@ def result_json(row: dict) -> dict:
     for sample in out["samples"]:
         sample["time_per_request_ms"] = sample.pop("time_per_request")
     rss = [s["server_rss_kb_after"] for s in out["samples"] if s.get("server_rss_kb_after") is not None]
-    out["possible_leak"] = stats.looks_like_leak(rss) if len(rss) >= 3 else False
+    out["possible_leak"] = looks_like_leak(rss) if len(rss) >= 3 else False
     return out
 
 
-def to_json(report: dict) -> dict:
-    run = report["run"]
-    baseline = report["baseline"]
+def metric_json(verdict: MetricVerdict) -> dict:
+    return {"previous": verdict.previous, "current": verdict.current, "change_pct": verdict.change_pct,
+            "paired": verdict.paired, "verdict": verdict.verdict, "method": verdict.method,
+            "p_value": verdict.p_value, "p_adjusted": verdict.p_adjusted, "z": verdict.z,
+            "explanation": verdict.explanation}
+
+
+def endpoint_json(entry: EndpointVerdict) -> dict:
+    """One endpoint of a comparison. The top-level verdict fields are req/s's
+    (as before every metric was judged); `metrics` holds all four."""
+    rps, p50, p99, cpu = (entry.metrics[m.name] for m in METRICS)
     return {
-        "run_id": run["run_id"],
-        "status": run.get("status"),
-        "exit_code": run.get("exit_code"),
-        "timestamp": run["timestamp"],
-        "finished_at": run.get("finished_at"),
-        "duration_s": run.get("duration_s"),
-        "git_commit": run.get("git_commit"),
-        "git_branch": run.get("git_branch"),
-        "build_mode": run.get("build_mode"),
-        "pod": run.get("pod"),
-        "suite": run.get("suite"),
-        "target": run.get("target"),
-        "engine": run.get("engine"),
-        "engine_version": run.get("engine_version"),
-        "requests": run.get("requests"),
-        "concurrency": _levels(run),
-        "repeat": run.get("repeat"),
-        "warmup": run.get("warmup"),
-        "notes": run.get("notes"),
-        "side": run.get("side"),
-        "paired_with": run.get("paired_with"),
-        "error": run.get("error"),
-        "environment": _env(run),
-        "results": [result_json(row) for row in report["rows"]],
-        "baseline_run_id": baseline["run_id"] if baseline else None,
-        "comparison": report["comparison"],
-        "comparison_summary": report["summary"],
-        "comparison_notes": report["notes"],
-        "verdict": verdict_line(report),
+        "key": entry.key, "endpoint": entry.endpoint, "category": entry.category,
+        "concurrency": entry.concurrency, "compared": entry.compared,
+        "not_compared_reason": entry.not_compared_reason,
+        "previous": rps.previous, "current": rps.current, "change_pct": rps.change_pct,
+        "paired": rps.paired, "verdict": rps.verdict, "method": rps.method, "p_value": rps.p_value,
+        "p_adjusted": rps.p_adjusted, "z": rps.z, "explanation": rps.explanation,
+        "previous_p50_ms": p50.previous, "current_p50_ms": p50.current,
+        "previous_p99_ms": p99.previous, "current_p99_ms": p99.current, "p99_change_pct": p99.change_pct,
+        "previous_cpu_us_per_req": cpu.previous, "current_cpu_us_per_req": cpu.current,
+        "cpu_change_pct": cpu.change_pct, "cpu_verdict": cpu.verdict, "cpu_explanation": cpu.explanation,
+        "metrics": {name: metric_json(verdict) for name, verdict in entry.metrics.items()},
     }
 
 
-# ---- Markdown -------------------------------------------------------------
+def comparison_json(comparison: Comparison) -> dict:
+    """The comparison fields, the same wherever a comparison appears (a run's
+    JSON, `show_results.py --compare --json`)."""
+    summary = comparison.summary
+    return {
+        "baseline_run_id": comparison.baseline["run_id"] if comparison.baseline else None,
+        "comparison": ({key: endpoint_json(e) for key, e in comparison.endpoints.items()}
+                       if summary else None),
+        "comparison_summary": None if summary is None else {
+            "regressed": summary.regressed, "improved": summary.improved,
+            "only_in_baseline": summary.only_in_baseline, "only_in_current": summary.only_in_current,
+            "geometric_mean_ratio": summary.geometric_mean_ratio,
+            "geometric_mean_endpoints": summary.geometric_mean_endpoints,
+            "calls": [{"endpoint": c.endpoint, "metric": c.metric, "verdict": c.verdict,
+                       "change_pct": c.change_pct} for c in summary.calls],
+            "not_judged": summary.undecided,
+        },
+        "comparison_notes": comparison.notes,
+    }
 
-def _num(value, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.{digits}f}"
+
+def to_json(report: RunReport) -> dict:
+    out = run_json(report.run)
+    out["results"] = [result_json(row) for row in report.results]
+    out.update(comparison_json(report.comparison))
+    out["verdict"] = verdict_line(report)
+    return out
 
 
-def _cell(text) -> str:
-    """Table cells: keep the text, but pipes and newlines would break the table."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+# ---- wording --------------------------------------------------------------
 
-
-def headline(report: dict) -> str:
-    run = report["run"]
-    rows = report["rows"]
-    counts = {}
-    for row in rows:
+def headline(report: RunReport) -> str:
+    counts: dict[str, int] = {}
+    for row in report.results:
         counts[row.get("status") or "ok"] = counts.get(row.get("status") or "ok", 0) + 1
-    status = (run.get("status") or "complete").upper()
+    status = (report.run.get("status") or "complete").upper()
     bad = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
     return f"{status}" + (f": {bad}" if bad else "")
 
 
-def verdict_line(report: dict) -> str:
-    run = report["run"]
-    rows = report["rows"]
+def verdict_line(report: RunReport) -> str:
+    run, rows = report.run, report.results
     ok = sum(1 for r in rows if (r.get("status") or "ok") == "ok")
     parts = [f"{ok} of {len(rows)} endpoints ok"]
     problems = [r for r in rows if (r.get("status") or "ok") != "ok"]
     for row in problems[:4]:
         what = row["status"] + (f" ({row['crash_signal']})" if row.get("crash_signal") else "")
-        parts.append(f"{row['endpoint']} {what}")
+        parts.append(f"{safe(row['endpoint'])} {what}")
     if run.get("status") == "interrupted":
         parts.append("run interrupted")
     elif run.get("status") == "failed" and run.get("error"):
-        parts.append("run failed: " + run["error"].splitlines()[0])
-    summary = report.get("summary")
-    if report.get("comparison") and summary is not None:
-        base = report["baseline"]["run_id"]
-        if summary["regressed"] or summary["improved"]:
-            bits = [f"{k} regressed {report['comparison'][k]['change_pct']:+.1f}%" for k in summary["regressed"]]
-            bits += [f"{k} improved {report['comparison'][k]['change_pct']:+.1f}%" for k in summary["improved"]]
-            parts.append(f"against run {base}: " + ", ".join(bits))
-        else:
-            undecided = sum(1 for c in report["comparison"].values() if c["verdict"] == stats.INSUFFICIENT)
-            if undecided == len(report["comparison"]):
-                parts.append(f"against run {base}: not judged (insufficient data: use --repeat 5, "
-                             "or build up history)")
-            else:
-                parts.append(f"against run {base}: no significant change"
-                             + (f" ({undecided} not judged: insufficient data)" if undecided else ""))
-    elif rows and report.get("comparison") is None:
+        parts.append("run failed: " + safe(run["error"].splitlines()[0]))
+    if report.comparison.compared:
+        parts.append(f"against run {report.comparison.baseline['run_id']}: "
+                     + comparison_verdict(report.comparison))
+    elif rows:
         parts.append("no earlier comparable run to compare with")
     return "; ".join(parts)
 
 
-def render_markdown(report: dict) -> str:
-    run = report["run"]
-    rows = report["rows"]
-    several = compare.sweeps(rows)
+def comparison_verdict(comparison: Comparison) -> str:
+    """The comparison in one line: every endpoint and metric called, in table order."""
+    summary = comparison.summary
+    if not comparison.endpoints:
+        return "nothing to compare: no endpoint was measured in both runs"
+    per_endpoint: dict[str, list[str]] = {}
+    for call in summary.calls:
+        label = METRIC_BY_NAME[call.metric].label
+        per_endpoint.setdefault(call.endpoint, []).append(f"{label} {call.verdict} {pct(call.change_pct)}")
+    text = "; ".join(f"{safe(key)} " + ", ".join(bits) for key, bits in per_endpoint.items())
+    compared = sum(1 for e in comparison.endpoints.values() if e.compared)
+    if summary.undecided and summary.undecided == compared and not text:
+        return "not judged (insufficient data: use --repeat 5, or build up history)"
+    text = text or "no significant change"
+    if summary.undecided:
+        text += f" ({summary.undecided} endpoint(s) not judged: insufficient data; measure with --repeat 5)"
+    return text
+
+
+# ---- Markdown -------------------------------------------------------------
+
+def render_markdown(report: RunReport) -> str:
+    run, rows = report.run, report.results
+    several = sweeps(rows)
     out = [f"# HBF benchmark run {run['run_id']}: {headline(report)}", ""]
-
-    # Problems first: a crash is the headline, not a footnote.
-    problems = [r for r in rows if (r.get("status") or "ok") != "ok"]
-    if run.get("status") in ("partial", "failed", "interrupted") or problems:
-        out.append("> **Attention:** " + verdict_line(report))
-        for row in problems:
-            out.append(f"> - **{_cell(row['endpoint'])}** {row['status']}"
-                       + (f" by **{row['crash_signal']}**" if row.get("crash_signal") else "")
-                       + (f": {_cell(row['error'])}" if row.get("error") else ""))
-        if run.get("error"):
-            out.append(f"> - run: {_cell(run['error'])}")
-        out.append("")
-
-    env = _env(run) or {}
-    levels = _levels(run)
-    out += [
-        "| | |", "|---|---|",
-        f"| Run | {run['run_id']} ({run.get('status')}) |",
-        f"| Time | {run['timestamp']} |",
-        f"| Commit | {_cell(run.get('git_commit'))} on {_cell(run.get('git_branch'))} |",
-        f"| Build | {run.get('build_mode')}, pod {run.get('pod')} |",
-        f"| Load | {run.get('requests')} requests x concurrency {','.join(map(str, levels)) or '?'}, "
-        f"{run.get('repeat') or 1} sample(s), warmup {run.get('warmup') if run.get('warmup') is not None else '–'}, "
-        f"engine {run.get('engine') or 'ab'} {run.get('engine_version') or ''} |",
-    ]
-    if env:
-        out.append(f"| Machine | {_cell(env.get('hostname'))}, {env.get('cpu_count')} x "
-                   f"{_cell(env.get('cpu_model'))}, load {env.get('load_average')} |")
-    if run.get("target"):
-        out.append(f"| Target | {_cell(run['target'])} |")
-    if run.get("side"):
-        other = "baseline" if run["side"] == "candidate" else "candidate"
-        out.append(f"| Side by side | {run['side']}; samples alternated with run "
-                   f"{run.get('paired_with')} ({other}) |")
-    out += [f"| Notes | {_cell(run.get('notes') or '')} |", ""]
-
+    out += _attention(report)
+    out += _run_table(run)
     out += ["## Results", "",
             "| Category | Endpoint | req/s | mean ms | p50 ms | p95 ms | p99 ms | failed | status |",
             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for row in rows:
-        name = compare.result_key(row, several)
-        failed = (row.get("failed_requests") or 0)
-        non_2xx = row.get("non_2xx") or 0
-        failed_text = f"{failed}" + (f" (+{non_2xx} non-2xx)" if non_2xx else "")
-        spread = ""
-        if (row.get("sample_count") or 1) > 1 and row.get("rps_min") is not None:
-            spread = f" ({_num(row['rps_min'])}..{_num(row['rps_max'])})"
-        status = row.get("status") or "ok"
-        if row.get("caveat"):
-            status += " (untrusted)"
-        out.append(f"| {_cell(row['category'])} | {_cell(name)} | {_num(row.get('requests_per_sec'))}{spread} | "
-                   f"{_num(row.get('time_per_request'), 2)} | {_num(row.get('p50_ms'), 2)} | "
-                   f"{_num(row.get('p95_ms'), 2)} | {_num(row.get('p99_ms'), 2)} | {failed_text} | {status} |")
+    out += [_result_line(row, several) for row in rows]
     out.append("")
-
     out += _resources_section(rows, several)
     if several:
         out += _scaling_section(rows)
     out += _problem_details(rows, several)
-    out += _comparison_section(report, several)
+    comparison = report.comparison
+    out += [f"> Note: {safe(note)}" for note in comparison.notes] + ([""] if comparison.notes else [])
+    if comparison.compared:
+        base = comparison.baseline
+        out += [f"## Compared with run {base['run_id']} ({timestamp_text(base['timestamp'])}, "
+                f"{safe(base.get('git_commit'))})", ""]
+        out += comparison_lines(comparison)
     out += [f"**Verdict:** {verdict_line(report)}", ""]
     return "\n".join(out)
+
+
+def _attention(report: RunReport) -> list[str]:
+    """Problems first: a crash is the headline, not a footnote."""
+    run = report.run
+    problems = [r for r in report.results if (r.get("status") or "ok") != "ok"]
+    if run.get("status") not in ("partial", "failed", "interrupted") and not problems:
+        return []
+    out = ["> **Attention:** " + verdict_line(report)]
+    for row in problems:
+        out.append(f"> - **{cell(row['endpoint'])}** {row['status']}"
+                   + (f" by **{row['crash_signal']}**" if row.get("crash_signal") else "")
+                   + (f": {cell(row['error'])}" if row.get("error") else ""))
+    if run.get("error"):
+        out.append(f"> - run: {cell(run['error'])}")
+    return out + [""]
+
+
+def _run_table(run: dict) -> list[str]:
+    env = environment_of(run) or {}
+    warmup = run.get("warmup") if run.get("warmup") is not None else "–"
+    out = [
+        "| | |", "|---|---|",
+        f"| Run | {run['run_id']} ({cell(run.get('status'))}) |",
+        f"| Time | {cell(timestamp_text(run['timestamp']))} |",
+        f"| Commit | {cell(run.get('git_commit'))} on {cell(run.get('git_branch'))} |",
+        f"| Build | {cell(run.get('build_mode'))}, pod {cell(run.get('pod'))} |",
+        f"| Load | {run.get('requests')} requests x concurrency "
+        f"{','.join(map(str, levels(run.get('concurrency')))) or '?'}, {run.get('repeat') or 1} sample(s), "
+        f"warmup {warmup}, engine {cell(run.get('engine') or 'ab')} {cell(run.get('engine_version') or '')} |",
+    ]
+    if env:
+        out.append(f"| Machine | {cell(env.get('hostname'))}, {cell(env.get('cpu_count'))} x "
+                   f"{cell(env.get('cpu_model'))}, load {cell(env.get('load_average'))} |")
+    if run.get("target"):
+        out.append(f"| Target | {cell(run['target'])} |")
+    if run.get("side"):
+        other = "baseline" if run["side"] == "candidate" else "candidate"
+        out.append(f"| Side by side | {cell(run['side'])}; samples alternated with run "
+                   f"{run.get('paired_with')} ({other}) |")
+    return out + [f"| Notes | {cell(run.get('notes') or '')} |", ""]
+
+
+def _result_line(row: dict, several: bool) -> str:
+    failed = row.get("failed_requests") or 0
+    non_2xx = row.get("non_2xx") or 0
+    failed_text = f"{failed}" + (f" (+{non_2xx} non-2xx)" if non_2xx else "")
+    spread = ""
+    if (row.get("sample_count") or 1) > 1 and row.get("rps_min") is not None:
+        spread = f" ({num(row['rps_min'])}..{num(row['rps_max'])})"
+    status = row.get("status") or "ok"
+    if row.get("caveat"):
+        status += " (untrusted)"
+    return (f"| {cell(row['category'])} | {cell(result_key(row, several))} | "
+            f"{num(row.get('requests_per_sec'))}{spread} | {num(row.get('time_per_request'), 2)} | "
+            f"{num(row.get('p50_ms'), 2)} | {num(row.get('p95_ms'), 2)} | {num(row.get('p99_ms'), 2)} | "
+            f"{failed_text} | {cell(status)} |")
+
+
+def _code(text: str) -> str:
+    """A line of outside text inside a code span or block: inert, and unable to close it."""
+    return safe(text).replace("`", "'")
 
 
 def _resources_section(rows: list[dict], several: bool) -> list[str]:
@@ -284,11 +283,11 @@ def _resources_section(rows: list[dict], several: bool) -> list[str]:
         if row.get("client_bound"):
             notes.append("client-bound: the load generator, not the server, was the limit")
         rss = [s["server_rss_kb_after"] for s in row.get("samples") or [] if s.get("server_rss_kb_after")]
-        if len(rss) >= 3 and stats.looks_like_leak(rss):
+        if len(rss) >= 3 and looks_like_leak(rss):
             notes.append("RSS grew every sample: possible leak")
-        out.append(f"| {_cell(compare.result_key(row, several))} | {_num(row.get('server_cpu_us_per_req'), 0)} | "
-                   f"{_num(row.get('server_rss_kb_peak'), 0)} | {_num(row.get('server_rss_kb_growth'), 0)} | "
-                   f"{_num(row.get('client_cpu_pct'), 0)} | {'; '.join(notes)} |")
+        out.append(f"| {cell(result_key(row, several))} | {num(row.get('server_cpu_us_per_req'), 0)} | "
+                   f"{num(row.get('server_rss_kb_peak'), 0)} | {num(row.get('server_rss_kb_growth'), 0)} | "
+                   f"{num(row.get('client_cpu_pct'), 0)} | {'; '.join(notes)} |")
     return out + [""]
 
 
@@ -304,8 +303,8 @@ def _scaling_section(rows: list[dict]) -> list[str]:
         cells = []
         for level in levels:
             row = per_level.get(level)
-            cells.append("–" if row is None else f"{_num(row.get('requests_per_sec'))} / {_num(row.get('p99_ms'), 1)}")
-        out.append(f"| {_cell(endpoint)} | " + " | ".join(cells) + " |")
+            cells.append("–" if row is None else f"{num(row.get('requests_per_sec'))} / {num(row.get('p99_ms'), 1)}")
+        out.append(f"| {cell(endpoint)} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -316,53 +315,80 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
         interesting = (row.get("status") or "ok") != "ok" or row.get("non_2xx") or row.get("failed_requests")
         if not interesting and not row.get("caveat"):
             continue
-        name = compare.result_key(row, several)
-        out += [f"### {name}: {row.get('status') or 'ok'}", ""]
+        name = result_key(row, several)
+        out += [f"### {safe(name)}: {row.get('status') or 'ok'}", ""]
         if row.get("caveat"):
-            out += [f"Untrusted: {row['caveat']}.", ""]
+            out += [f"Untrusted: {safe(row['caveat'])}.", ""]
         if row.get("error"):
-            out += [f"- {row['error']}"]
+            out += [f"- {safe(row['error'])}"]
         if row.get("server_log_lines") is not None and interesting:
             out.append(f"- the server wrote {row['server_log_lines']} log line(s) during this endpoint"
                        + (", first distinct ones:" if errors else ""))
             for item in errors:
-                out.append(f"  - `{item['line']}`" + (f" (x{item['count']})" if item["count"] > 1 else ""))
+                out.append(f"  - `{_code(item['line'])}`" + (f" (x{item['count']})" if item["count"] > 1 else ""))
         if row.get("backtrace"):
             frames = [l for l in row["backtrace"].splitlines() if l.lstrip().startswith("#")][:8]
-            out += ["", "Backtrace (top frames, from gdb):", "", "```", *frames, "```"]
+            out += ["", "Backtrace (top frames, from gdb):", "", "```", *map(_code, frames), "```"]
         elif row.get("server_log_tail") and row.get("status") == "crashed":
-            out += ["", "Server log tail:", "", "```", *row["server_log_tail"].splitlines()[-10:], "```"]
+            out += ["", "Server log tail:", "", "```", *map(_code, row["server_log_tail"].splitlines()[-10:]), "```"]
         out.append("")
     return (["## Problems", ""] + out) if out else []
 
 
-def _comparison_section(report: dict, several: bool) -> list[str]:
-    out = []
-    for note in report["notes"]:
-        out.append(f"> Note: {note}")
-    if out:
-        out.append("")
-    comparison = report["comparison"]
-    if comparison is None:
-        return out
-    base = report["baseline"]
-    summary = report["summary"]
-    out += [f"## Compared with run {base['run_id']} ({base['timestamp']}, {base.get('git_commit')})", "",
-            f"| Endpoint | run {base['run_id']} req/s | run {report['run']['run_id']} req/s | change | p99 change | verdict |",
-            "|---|---:|---:|---:|---:|---|"]
-    for key, entry in comparison.items():
-        change = "–" if entry["change_pct"] is None else f"{entry['change_pct']:+.1f}%"
-        p99 = "–" if entry.get("p99_change_pct") is None else f"{entry['p99_change_pct']:+.1f}%"
-        verdict = entry["verdict"]
-        marker = {"regressed": "**regressed**", "improved": "**improved**"}.get(verdict, verdict)
-        out.append(f"| {_cell(key)} | {_num(entry['previous'])} | {_num(entry['current'])} | {change} | {p99} | "
-                   f"{marker}: {_cell(entry['explanation'])} |")
-    if summary["geometric_mean_ratio"]:
-        out.append("")
-        out.append(f"Geometric mean of req/s ratios: {summary['geometric_mean_ratio']:.3f} "
-                   f"({(summary['geometric_mean_ratio'] - 1) * 100:+.1f}%)")
-    for side, keys in (("only in the baseline", summary["only_in_baseline"]),
-                       ("only in this run", summary["only_in_current"])):
+# ---- the comparison table (the report and show_results --compare) ----------
+
+MARK = {stats.REGRESSED: "**regressed**", stats.IMPROVED: "**improved**",
+        stats.NO_CHANGE: "–", stats.INSUFFICIENT: "?"}
+
+
+def comparison_lines(comparison: Comparison) -> list[str]:
+    """Per endpoint: req/s of both runs, its change and verdict, then p50, p99
+    and server CPU per request with their change and call; the reasons below."""
+    a, b = comparison.baseline["run_id"], comparison.run["run_id"]
+    rows, reasons = [], []
+    for key, entry in comparison.endpoints.items():
+        rps = entry.rps
+        verdict = rps.verdict if entry.compared else "not compared"
+        rows.append([cell(key), num(rps.previous), num(rps.current), _change(rps), cell(verdict)]
+                    + [_metric_cell(entry.metrics[m.name]) for m in METRICS[1:]])
+        if not entry.compared:
+            reasons.append(f"- {cell(key)}: not compared: {cell(entry.not_compared_reason)}")
+            continue
+        reasons.append(f"- {cell(key)} req/s: {rps.verdict}: {cell(rps.explanation)}")
+        reasons += [f"- {cell(key)} {m.label}: {m.verdict}: {cell(m.explanation)}"
+                    for m in entry.calls if m.metric != RPS]
+    if not rows:
+        return ["No endpoint was measured in both runs.", ""]
+    out = table(["endpoint", f"req/s {a}", f"req/s {b}", "change", "verdict (req/s)", "p50 ms",
+                 "p99 ms", "CPU µs/req"], rows, right={1, 2, 3, 5, 6, 7})
+    out += ["", "p50, p99 and CPU: run " + f"{a} → run {b}, change, call (**regressed**/**improved**; "
+            "– no significant change; ? insufficient data)."]
+    if comparison.paired:
+        out.append("Side by side, a change is the geometric mean of the sample pairs' ratios "
+                   "(marked \"pairs\"), not the ratio of the two medians shown.")
+    out += ["", *reasons, ""]
+    summary = comparison.summary
+    if summary.geometric_mean_ratio:
+        ratio = summary.geometric_mean_ratio
+        out.append(f"Geometric mean of req/s ratios (run {b} / run {a}) over "
+                   f"{summary.geometric_mean_endpoints} shared endpoint(s): {ratio:.3f} "
+                   f"({(ratio - 1) * 100:+.1f}%)")
+    for side, keys in ((f"only in run {a}", summary.only_in_baseline),
+                       (f"only in run {b}", summary.only_in_current)):
         if keys:
-            out.append(f"- Endpoints {side}: {', '.join(keys)}")
+            out.append(f"Endpoints {side}: " + ", ".join(cell(k) for k in keys))
     return out + [""]
+
+
+def _change(verdict: MetricVerdict) -> str:
+    return pct(verdict.change_pct) + (" pairs" if verdict.paired and verdict.change_pct is not None else "")
+
+
+def _metric_cell(verdict: MetricVerdict) -> str:
+    digits = METRIC_BY_NAME[verdict.metric].digits
+    if verdict.previous is None and verdict.current is None:
+        return "–"
+    text = f"{num(verdict.previous, digits)} → {num(verdict.current, digits)}"
+    if verdict.change_pct is not None:
+        text += f" {_change(verdict)}"
+    return f"{text} {MARK[verdict.verdict]}"

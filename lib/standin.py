@@ -28,6 +28,9 @@ Test-only knobs (HBF has none of them):
   --work-us US                     every request burns US microseconds of CPU
                                    first (a slower code path: what a regression
                                    in HBF's C or JavaScript looks like)
+  --slow-every N --slow-ms MS      every Nth request (counted over all paths)
+                                   waits MS ms first: a latency tail (a lock,
+                                   a GC pause) that barely moves req/s
   --startup-delay-ms MS            wait MS ms before listening
   --dump-on-exit DIR               on SIGTERM/SIGINT write DIR/standin-<port>.json:
                                    {"port", "dev", "requests_served",
@@ -133,6 +136,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="wait MS milliseconds before answering each request")
     t.add_argument("--work-us", metavar="US", type=_non_negative_float, default=0.0,
                    help="burn US microseconds of CPU before answering each request")
+    t.add_argument("--slow-every", metavar="N", type=_positive_int, default=None,
+                   help="every Nth request waits --slow-ms first (a latency tail)")
+    t.add_argument("--slow-ms", metavar="MS", type=_non_negative_float, default=50.0,
+                   help="the wait of --slow-every (default 50)")
     t.add_argument("--startup-delay-ms", metavar="MS", type=_non_negative_float, default=0.0,
                    help="wait MS milliseconds before listening")
     t.add_argument("--dump-on-exit", metavar="DIR",
@@ -486,6 +493,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if srv.delay:
             time.sleep(srv.delay)
+        if srv.slow_every and srv.count("slow") % srv.slow_every == 0:
+            time.sleep(srv.slow)
         if srv.work:
             _burn_cpu(srv.work)
         method = self.command
@@ -579,7 +588,8 @@ class Server(http.server.ThreadingHTTPServer):
         self.work = args.work_us / 1e6
         self.crash_on, self.crash_after = args.crash_on, args.crash_after
         self.hang_on, self.hang_after = args.hang_on, args.hang_after
-        self.knob_counts = {"crash": 0, "hang": 0}  # requests seen by each knob's path
+        self.slow_every, self.slow = args.slow_every, args.slow_ms / 1000.0
+        self.knob_counts = {"crash": 0, "hang": 0, "slow": 0}  # requests seen by each knob's path
         self.counter_lock = threading.Lock()
         self.requests_served = 0
         super().__init__((HOST, port), Handler)

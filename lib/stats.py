@@ -6,9 +6,11 @@ function here:
 * ``None`` means "undefined" (empty input, a stdev of one value, a ratio over
   zero) instead of raising or returning a misleading 0.0.
 * ``None`` (and NaN) entries in an input list are dropped before computing:
-  a run that did not report a metric must not break a summary. Functions that
-  work on positions (``detect_steps``, ``linear_slope``, ``sparkline``) keep the
-  original positions.
+  a run that did not report a metric must not break a summary.
+
+Series over time (level shifts, sparklines, the leak check) are in
+lib/series.py. No `statistics` or `dataclasses` here: show_results imports
+this module for every comparison, and they cost start-up time.
 
 The verdict (``compare``) follows pyperf's idea (significance test AND a
 minimum effect size) and its wording follows criterion.rs; see ``compare``.
@@ -17,19 +19,6 @@ from __future__ import annotations
 
 import math
 from typing import NamedTuple
-
-# No `statistics` or `dataclasses` at import time: show_results
-# imports this module on every trend or compare, and those two cost ~30 ms
-# of start-up (dataclasses alone pulls in inspect).
-
-__all__ = [
-    "REGRESSED", "IMPROVED", "NO_CHANGE", "INSUFFICIENT", "VERDICTS",
-    "METHOD_MANN_WHITNEY", "METHOD_WELCH", "METHOD_HISTORY", "METHOD_NONE",
-    "median", "percentile", "mean", "stdev", "summarize", "geometric_mean",
-    "mann_whitney_u", "welch_t_test", "robust_noise_pct",
-    "Comparison", "compare", "detect_steps", "sparkline", "linear_slope",
-    "looks_like_leak",
-]
 
 REGRESSED = "regressed"
 IMPROVED = "improved"
@@ -47,8 +36,6 @@ METHOD_NONE = "none"
 # Exact Mann-Whitney when there are no ties and both sides have at most this
 # many samples (the U distribution then has at most 401 points).
 EXACT_MAX_N = 20
-
-SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 
 # ---------------------------------------------------------------- basics
@@ -85,31 +72,6 @@ def _median(xs: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def percentile(values, p: float) -> float | None:
-    """p-th percentile (0..100) by ab's own nearest-rank rule.
-
-    ab sorts the samples and prints ``sorted[int(n * p / 100)]`` (0-based), with
-    p >= 100 giving the maximum. We do the same so a percentile computed from
-    raw samples equals the one ab prints for the same samples. That is one rank
-    higher than the textbook nearest-rank (ceil) when n*p/100 is a whole number,
-    e.g. p50 of [1, 2, 3, 4] is 3. No interpolation: the result is always a
-    sample. p <= 0 gives the minimum. None when empty.
-    """
-    xs = sorted(_clean(values))
-    if not xs:
-        return None
-    n = len(xs)
-    if p >= 100:
-        return xs[-1]
-    if p <= 0:
-        return xs[0]
-    if float(p).is_integer():
-        idx = (n * int(p)) // 100  # exact integer arithmetic, like ab's C
-    else:
-        idx = int(math.floor(n * p / 100.0))
-    return xs[min(idx, n - 1)]
 
 
 def mean(values) -> float | None:
@@ -515,165 +477,3 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
         running = min(running, p_values[i] * m / rank)
         adjusted[i] = running
     return adjusted
-
-
-# ------------------------------------------------------------ over time
-
-
-def _present(values) -> list[tuple[int, float]]:
-    """(original index, value) for the measured points of a series."""
-    out = []
-    for i, v in enumerate(values or ()):
-        if v is None:
-            continue
-        v = float(v)
-        if not math.isnan(v):
-            out.append((i, v))
-    return out
-
-
-def _sad(xs: list[float]) -> tuple[float, float]:
-    """(median, sum of absolute deviations from it)."""
-    m = _median(xs)
-    return m, math.fsum(abs(x - m) for x in xs)
-
-
-def _shift(left: list[float], right: list[float]) -> float:
-    """Hodges-Lehmann shift: median of all pairwise differences right - left.
-
-    Robust like a median difference, but it does not jump by a whole quantum
-    on integer-ms data the way the two segment medians do.
-    """
-    return _median([y - x for x in left for y in right])
-
-
-def _step_noise(seg: list[float]) -> float:
-    """Noise (as a standard deviation) of a segment that may hold steps.
-
-    Root mean square of the successive differences after dropping the
-    largest 10% (at least one once there are 4): a step moves only one
-    difference, so it is trimmed away, while integer-ms jitter (10, 11, 10,
-    10, 11...) still counts fully (a median of the differences would be 0
-    there and let any 1 ms wobble pass as a step). Dividing by 2 * 0.623
-    makes it equal sigma**2 for Gaussian noise.
-    """
-    diffs = sorted(abs(seg[k + 1] - seg[k]) for k in range(len(seg) - 1))
-    drop = max(1 if len(diffs) >= 4 else 0, len(diffs) // 10)
-    keep = diffs[: len(diffs) - drop]
-    if not keep:
-        return 0.0
-    return math.sqrt(math.fsum(d * d for d in keep) / len(keep) / (2 * 0.623))
-
-
-def detect_steps(values, *, min_size: int = 3, threshold_pct: float = 5.0) -> list[int]:
-    """Indices i where the level of ``values`` shifts between [:i] and [i:].
-
-    Recursive binary segmentation (like asv's step detection, much simpler):
-    in each segment pick the split minimizing the summed absolute deviations
-    from the two sides' medians; keep it, and recurse into both sides, when
-    both sides have >= min_size points and the shift between them (the
-    Hodges-Lehmann estimate: median of all pairwise differences) is
-    >= threshold_pct of the left median AND > 3x the segment's noise. Noise
-    comes from successive differences (see _step_noise), not from the
-    residuals of the fit, so a second step not split off yet does not hide
-    the first one.
-
-    A step fewer than min_size points from either end is reported at min_size
-    points from that end (or not at all): each side needs min_size points.
-    A single odd run is never a step. A steady drift is reported as several
-    steps; use linear_slope for trends.
-    None/NaN points are skipped; returned indices refer to ``values``.
-    Quadratic in the segment length: fine for hundreds of runs.
-    """
-    pts = _present(values)
-    xs = [v for _, v in pts]
-    min_size = max(1, int(min_size))
-    found: list[int] = []
-
-    def split(lo: int, hi: int) -> None:
-        if hi - lo < 2 * min_size:
-            return
-        seg = xs[lo:hi]
-        noise = _step_noise(seg)
-        best = None
-        for i in range(lo + min_size, hi - min_size + 1):
-            ml, cl = _sad(xs[lo:i])
-            mr, cr = _sad(xs[i:hi])
-            if best is None or cl + cr < best[0]:
-                best = (cl + cr, i, ml, mr)
-        _, i, ml, _mr = best
-        jump = abs(_shift(xs[lo:i], xs[i:hi]))
-        pct_ok = jump >= threshold_pct / 100.0 * abs(ml) if ml != 0 else jump > 0
-        if pct_ok and jump > 3.0 * noise and jump > 0:
-            found.append(i)
-            split(lo, i)
-            split(i, hi)
-
-    split(0, len(xs))
-    return sorted(pts[i][0] for i in found)
-
-
-def sparkline(values, width: int | None = None) -> str:
-    """One-line chart of ``values`` with "▁▂▃▄▅▆▇█", scaled min..max.
-
-    None is drawn as " ", a constant series as all "▄" (middle). With ``width``
-    and more values than that, consecutive buckets are averaged (ignoring
-    None; an all-None bucket is " ") so the result is exactly ``width`` long.
-    """
-    vals: list[float | None] = []
-    for v in values or ():
-        vals.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
-    if width is not None and width >= 0 and len(vals) > width:
-        n = len(vals)
-        buckets: list[float | None] = []
-        for w in range(width):
-            chunk = [v for v in vals[w * n // width:(w + 1) * n // width] if v is not None]
-            buckets.append(math.fsum(chunk) / len(chunk) if chunk else None)
-        vals = buckets
-    nums = [v for v in vals if v is not None]
-    if not nums:
-        return " " * len(vals)
-    lo, hi = min(nums), max(nums)
-    top = len(SPARK_BARS) - 1
-    out = []
-    for v in vals:
-        if v is None:
-            out.append(" ")
-        elif hi == lo:
-            out.append(SPARK_BARS[top // 2])
-        else:
-            out.append(SPARK_BARS[int(round((v - lo) / (hi - lo) * top))])
-    return "".join(out)
-
-
-def linear_slope(values) -> float | None:
-    """Least-squares slope of values against their index (units per step).
-
-    E.g. RSS in kB per run for spotting steady memory growth. None points are
-    skipped but keep their index. None with fewer than 2 points.
-    """
-    pts = _present(values)
-    n = len(pts)
-    if n < 2:
-        return None
-    mx = math.fsum(i for i, _ in pts) / n
-    my = math.fsum(v for _, v in pts) / n
-    sxx = math.fsum((i - mx) ** 2 for i, _ in pts)
-    sxy = math.fsum((i - mx) * (v - my) for i, v in pts)
-    return sxy / sxx
-
-
-def looks_like_leak(rss_values_kb, *, min_points: int = 3, min_growth_kb: float = 1024) -> bool:
-    """True when memory only ever grows, and by at least ``min_growth_kb``.
-
-    Rule: at least ``min_points`` measured values (None skipped), each >= the
-    previous one (never released), and last - first >= min_growth_kb. A
-    server that frees memory even once, or grows by less, is not flagged:
-    warm-up caches grow a little and then stop.
-    """
-    xs = _clean(rss_values_kb)
-    if len(xs) < max(2, min_points):
-        return False
-    if any(b < a for a, b in zip(xs, xs[1:])):
-        return False
-    return xs[-1] - xs[0] >= min_growth_kb

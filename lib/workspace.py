@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lib.errors import BenchError
 from lib.interrupts import deferred
 
 _MODULE_HBF = re.compile(r"""module\s*\(\s*name\s*=\s*["']hbf["']""")
@@ -16,7 +17,7 @@ POD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 BUILD_MODES = ("opt", "dbg", "fastbuild")
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(BenchError):
     """The checkout or its build is not usable; the message names the fix."""
 
 
@@ -35,6 +36,22 @@ def find_workspace(*starts: Path) -> Path | None:
             if is_hbf_checkout(folder):
                 return folder
     return None
+
+
+def locate(workspace_flag: str | None, db_flag: str | None, here: Path) -> tuple[Path | None, Path]:
+    """(the HBF checkout or None, the results database), the same for both
+    scripts: --workspace must be a checkout, else walk up from the current
+    folder and then from the scripts' folder `here`; the database is --db,
+    else <checkout>/.benchmark/results.db, else <here>/.benchmark/results.db."""
+    if workspace_flag:
+        workspace = Path(workspace_flag).resolve()
+        if not is_hbf_checkout(workspace):
+            raise WorkspaceError(f"--workspace {workspace_flag}: no MODULE.bazel declaring "
+                                 "module(name = \"hbf\") there; pass the HBF checkout's root")
+    else:
+        workspace = find_workspace(Path.cwd(), here)
+    database = Path(db_flag) if db_flag else (workspace or here) / ".benchmark" / "results.db"
+    return workspace, database
 
 
 def git_info(path: Path | None) -> tuple[str, str]:

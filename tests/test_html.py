@@ -111,7 +111,7 @@ class Page(unittest.TestCase):
         self.assertFalse(any('class="ring"' in s for s in others))
 
     def test_other_configurations_are_named_not_drawn(self):
-        self.assertIn("Not drawn: pod test, dbg, 1000 req x c10 (1 run(s))", self.page)
+        self.assertIn("Not drawn: pod test, dbg, 1000 requests x c10, ab (1 run(s))", self.page)
 
     def test_tables(self):
         text = "".join(self.parsed.text)

@@ -1,6 +1,6 @@
 """Numbers you can trust: repeats, warmup, sweeps, server resources,
-environment, verdicts (issue 4). End-to-end runs against the stand-in, plus
-the comparison logic on fixed rows."""
+environment, verdicts (issue 4). End-to-end runs against the stand-in; the
+comparison logic on fixed rows is tests/test_compare.py."""
 import json
 import sqlite3
 import statistics
@@ -8,7 +8,6 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib import compare, stats
 from tests.cli import demo_args, run_benchmark
 from tests.support import requires_ab
 
@@ -130,79 +129,6 @@ class Verdicts(unittest.TestCase):
             self.assertEqual(json.loads(same.stdout)["baseline_run_id"], 1)
             self.assertEqual(json.loads(same.stdout)["comparison"]["/hello"]["verdict"],
                              "insufficient data")
-
-
-def row(rps, samples=None, status="ok", endpoint="/hello", cpu=None):
-    return {"endpoint": endpoint, "category": "runtime", "concurrency": 10, "status": status,
-            "requests_per_sec": rps, "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu_us_per_req": cpu,
-            "samples": [{"requests_per_sec": s, "server_cpu_us_per_req": cpu} for s in samples or []]}
-
-
-class CompareRows(unittest.TestCase):
-    """The comparison on fixed rows: known inputs, known verdicts."""
-
-    def test_separated_samples_regress(self):
-        entry = compare.compare_rows(row(100, [98, 99, 100, 101, 102]), row(80, [78, 79, 80, 81, 82]),
-                                     threshold_pct=5)
-        self.assertEqual(entry["verdict"], stats.REGRESSED)
-        self.assertEqual(entry["change_pct"], -20.0)
-        self.assertAlmostEqual(entry["p_value"], 2 / 252, places=6)
-
-    def test_overlapping_samples_are_no_change(self):
-        entry = compare.compare_rows(row(100, [90, 110, 100, 95, 105]), row(101, [92, 108, 101, 97, 104]),
-                                     threshold_pct=5)
-        self.assertEqual(entry["verdict"], stats.NO_CHANGE)
-
-    def test_single_sample_needs_history(self):
-        entry = compare.compare_rows(row(100), row(80), threshold_pct=5, history=[100, 101])
-        self.assertEqual(entry["verdict"], stats.INSUFFICIENT)
-        self.assertEqual(entry["change_pct"], -20.0)
-        quiet = [100, 101, 99, 100, 100, 101, 99, 100]
-        self.assertEqual(compare.compare_rows(row(100), row(80), threshold_pct=5, history=quiet)["verdict"],
-                         stats.REGRESSED)
-        noisy = [70, 130, 90, 110, 60, 140, 100, 100]
-        self.assertEqual(compare.compare_rows(row(100), row(80), threshold_pct=5, history=noisy)["verdict"],
-                         stats.NO_CHANGE)
-
-    def test_crashed_side_is_not_compared(self):
-        entry = compare.compare_rows(row(100), row(None, status="crashed"), threshold_pct=5)
-        self.assertEqual(entry["verdict"], stats.INSUFFICIENT)
-        self.assertIn("current crashed", entry["explanation"])
-
-    def test_cpu_per_request_gives_a_second_opinion(self):
-        entry = compare.compare_rows(row(100, [100] * 5, cpu=200), row(100, [100] * 5, cpu=260),
-                                     threshold_pct=5)
-        # Identical constant CPU figures on each side: not enough to call either way...
-        self.assertIn(entry["cpu_verdict"], stats.VERDICTS)
-
-    def test_runs_summary(self):
-        base = [row(100, [100, 101, 99], endpoint="/a"), row(50, endpoint="/gone")]
-        cur = [row(200, [200, 201, 199], endpoint="/a"), row(10, endpoint="/new")]
-        comparison, summary = compare.compare_runs(base, cur, threshold_pct=5)
-        self.assertEqual(list(comparison), ["/a"])
-        self.assertEqual(summary["only_in_baseline"], ["/gone"])
-        self.assertEqual(summary["only_in_current"], ["/new"])
-        self.assertAlmostEqual(summary["geometric_mean_ratio"], 2.0, places=2)
-
-    def test_endpoints_are_judged_together(self):
-        # Each of these alone is a regression at p = 2/252 (Mann-Whitney, 5 v 5,
-        # fully separated). Alone among 7 endpoints that did not move it is
-        # not: Benjamini-Hochberg asks the smallest of 7 p-values for 0.05/7.
-        lone = [row(100, [98, 99, 100, 101, 102], endpoint="/a")]
-        lone_cur = [row(80, [78, 79, 80, 81, 82], endpoint="/a")]
-        still = [row(100, [90, 110, 100, 95, 105], endpoint=f"/s{i}") for i in range(6)]
-        comparison, summary = compare.compare_runs(lone + still, lone_cur + still, threshold_pct=5)
-        self.assertEqual(comparison["/a"]["verdict"], stats.NO_CHANGE)
-        self.assertAlmostEqual(comparison["/a"]["p_adjusted"], 7 * 2 / 252, places=6)
-        self.assertIn("7 endpoints are judged together", comparison["/a"]["explanation"])
-        self.assertEqual(summary["regressed"], [])
-        # Three endpoints that all moved: the largest p, times 3/3, still counts.
-        three = [f"/b{i}" for i in range(3)]
-        comparison, summary = compare.compare_runs(
-            [row(100, [98, 99, 100, 101, 102], endpoint=e) for e in three],
-            [row(80, [78, 79, 80, 81, 82], endpoint=e) for e in three], threshold_pct=5)
-        self.assertEqual(summary["regressed"], three)
-        self.assertAlmostEqual(comparison["/b0"]["p_adjusted"], 2 / 252, places=6)
 
 
 if __name__ == "__main__":

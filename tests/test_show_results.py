@@ -278,7 +278,7 @@ class LegacyDatabase(CliCase):
         self.assertIn("# HBF benchmark run 2", report)
         self.assertIn("ok (untrusted)", report)
         compared = self.show("--db", self.db, "--compare", "1", "2").stdout
-        self.assertIn("/static/favicon.ico not compared: baseline not trusted", compared)
+        self.assertIn("/static/favicon.ico: not compared: baseline not trusted", compared)
         self.assertIn("over 5 shared endpoint(s)", compared)
         trend = self.show("--db", self.db, "--trend", "fs_write").stdout
         self.assertIn("ok (untrusted)", trend)

@@ -1,14 +1,13 @@
 """--side-by-side: a baseline's servers and the candidate's in one run, their
 samples alternating (ABBA), stored as two runs that name each other and
-compared with each other. End-to-end against the stand-in, plus the one rule
-of the comparison that differs (no run-to-run noise guard) on fixed rows."""
+compared with each other. End-to-end against the stand-in (the paired rules on
+fixed rows are in tests/test_compare.py)."""
 import json
 import re
 import signal
 import sqlite3
 import unittest
 
-from lib import compare, stats
 from tests.cli import LiveBenchmark, demo_args, run_benchmark, run_show
 from tests.support import TempDirTestCase, requires_ab
 
@@ -140,37 +139,6 @@ class Refusals(TempDirTestCase):
     def test_baseline_binary_must_be_executable(self):
         self.assertIn("--baseline-binary /nonexistent/hbf: not an executable file",
                       self.refused("--baseline-binary", "/nonexistent/hbf"))
-
-
-def samples(*rates):
-    return [{"sample_number": n, "requests_per_sec": v} for n, v in enumerate(rates, 1)]
-
-
-class InterleavedComparison(unittest.TestCase):
-    """Fixed rows: 5 samples each side, about 8% apart with no overlap."""
-    BASE = {"endpoint": "/hello", "category": "runtime", "concurrency": 10, "status": "ok",
-            "requests_per_sec": 1000.0, "samples": samples(1000, 1010, 990, 1005, 995)}
-    SLOWER = {**BASE, "requests_per_sec": 920.0, "samples": samples(920, 925, 915, 930, 910)}
-    # Earlier whole runs wandered by about ±6%: 8% is inside 3x that.
-    HISTORY = [1000, 1060, 940, 1050, 950, 1000, 1065, 935]
-
-    def test_sequential_runs_must_clear_the_run_to_run_noise(self):
-        entry = compare.compare_rows(self.BASE, self.SLOWER, threshold_pct=5, history=self.HISTORY)
-        self.assertEqual(entry["verdict"], stats.NO_CHANGE)
-        self.assertIn("run-to-run noise", entry["explanation"])
-
-    def test_interleaved_runs_are_judged_by_their_samples(self):
-        entry = compare.compare_rows(self.BASE, self.SLOWER, threshold_pct=5, history=self.HISTORY,
-                                     interleaved=True)
-        self.assertEqual((entry["verdict"], entry["method"]), (stats.REGRESSED, stats.METHOD_PAIRED))
-        self.assertAlmostEqual(entry["change_pct"], -8.0, delta=0.05)
-
-    def test_pairs_follow_sample_numbers_and_skip_a_missing_side(self):
-        base = {**self.BASE, "samples": samples(1000, 1200, 1100, None)}
-        slower = {**self.SLOWER, "samples": samples(800, 960, 880, 700)[::-1]}
-        entry = compare.compare_rows(base, slower, threshold_pct=5, interleaved=True)
-        self.assertEqual((entry["verdict"], entry["change_pct"]), (stats.REGRESSED, -20.0))
-        self.assertIn("3 alternating pairs", entry["explanation"])
 
 
 if __name__ == "__main__":

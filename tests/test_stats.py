@@ -25,24 +25,6 @@ class TestBasics(unittest.TestCase):
         self.assertIsNone(stats.median([None]))
         self.assertEqual(stats.median([1, None, 3]), 2)
 
-    def test_percentile_follows_ab_rule(self):
-        # ab prints sorted[int(n * p / 100)], 0-based.
-        self.assertEqual(stats.percentile([4, 3, 2, 1], 50), 3)
-        self.assertEqual(stats.percentile(range(1, 11), 90), 10)
-        self.assertEqual(stats.percentile(range(1, 11), 89), 9)
-        self.assertEqual(stats.percentile(range(1, 101), 50), 51)
-        self.assertEqual(stats.percentile(range(1, 101), 99), 100)
-        self.assertEqual(stats.percentile([1, 2, 3], 66), 2)
-        self.assertEqual(stats.percentile(range(1, 9), 12.5), 2)
-
-    def test_percentile_edges(self):
-        self.assertIsNone(stats.percentile([], 50))
-        self.assertEqual(stats.percentile([5, 1, 9], 0), 1)
-        self.assertEqual(stats.percentile([5, 1, 9], 100), 9)
-        self.assertEqual(stats.percentile([5, 1, 9], 150), 9)
-        self.assertEqual(stats.percentile([42], 99), 42)
-        self.assertEqual(stats.percentile([2, 2, 2, 2], 95), 2)
-
     def test_mean(self):
         self.assertEqual(stats.mean([1, 2, 3, 4]), 2.5)
         self.assertIsNone(stats.mean([]))
@@ -374,100 +356,6 @@ class TestCompare(unittest.TestCase):
         self.assertEqual(r.n_baseline, 5)
 
 
-class TestDetectSteps(unittest.TestCase):
-    def test_flat_noisy(self):
-        for seed in range(20):
-            self.assertEqual(stats.detect_steps(noisy(1000, 40, 0.02, seed)), [], seed)
-            self.assertEqual(stats.detect_steps(noisy(1000, 12, 0.08, seed)), [], seed)
-
-    def test_quantized_jitter_is_not_a_step(self):
-        # ab prints whole milliseconds: 10/11 ms jitter is noise
-        for seed in range(20):
-            rng = random.Random(seed)
-            self.assertEqual(stats.detect_steps([rng.choice([10, 11]) for _ in range(40)]), [])
-
-    def test_clear_step_with_noise(self):
-        for seed in range(10):
-            values = noisy(1000, 20, 0.01, seed) + noisy(800, 20, 0.01, seed + 100)
-            self.assertEqual(stats.detect_steps(values), [20], seed)
-
-    def test_clean_step(self):
-        self.assertEqual(stats.detect_steps([100, 100, 100, 80, 80, 80]), [3])
-        self.assertEqual(stats.detect_steps([100, 101, 99, 100, 80, 81, 79, 80]), [4])
-
-    def test_two_steps(self):
-        values = noisy(100, 10, 0.01, 1) + noisy(80, 10, 0.01, 2) + noisy(100, 10, 0.01, 3)
-        self.assertEqual(stats.detect_steps(values), [10, 20])
-        values = noisy(100, 10, 0.01, 4) + noisy(90, 10, 0.01, 5) + noisy(80, 10, 0.01, 6)
-        self.assertEqual(stats.detect_steps(values), [10, 20])
-
-    def test_small_step_below_threshold(self):
-        self.assertEqual(stats.detect_steps([100] * 10 + [103] * 10), [])
-        self.assertEqual(stats.detect_steps([100] * 10 + [103] * 10, threshold_pct=2), [10])
-
-    def test_min_size(self):
-        # splits keep >= min_size points per side, so a step 2 points from the
-        # start is reported at 3 with the default and exactly with min_size=2
-        self.assertEqual(stats.detect_steps([100, 100, 80, 80, 80, 80]), [3])
-        self.assertEqual(stats.detect_steps([100, 100, 80, 80, 80, 80], min_size=2), [2])
-        # one odd last run is not a step
-        self.assertEqual(stats.detect_steps([100] * 10 + [80]), [])
-        self.assertEqual(stats.detect_steps([100] * 5 + [80] + [100] * 5), [])
-
-    def test_edges(self):
-        self.assertEqual(stats.detect_steps([]), [])
-        self.assertEqual(stats.detect_steps([5]), [])
-        self.assertEqual(stats.detect_steps([7] * 20), [])
-
-    def test_none_keeps_positions(self):
-        values = [100, 101, None, 99, 100, 120, 121, 119, None, 120]
-        self.assertEqual(stats.detect_steps(values), [5])
-
-
-class TestSparkline(unittest.TestCase):
-    def test_ramp(self):
-        self.assertEqual(stats.sparkline([1, 2, 3, 4, 5, 6, 7, 8]), "▁▂▃▄▅▆▇█")
-        self.assertEqual(stats.sparkline([0, 10]), "▁█")
-
-    def test_constant_and_empty(self):
-        self.assertEqual(stats.sparkline([5, 5, 5]), "▄▄▄")
-        self.assertEqual(stats.sparkline([]), "")
-        self.assertEqual(stats.sparkline([None, None]), "  ")
-
-    def test_none_is_blank(self):
-        self.assertEqual(stats.sparkline([0, None, 7]), "▁ █")
-
-    def test_width_averages_buckets(self):
-        self.assertEqual(stats.sparkline([0, 0, 10, 10], width=2), "▁█")
-        self.assertEqual(stats.sparkline([0, 2, None, None, 8, 10], width=3), "▁ █")
-        self.assertEqual(len(stats.sparkline(range(100), width=7)), 7)
-        self.assertEqual(stats.sparkline([1, 2, 3], width=10), stats.sparkline([1, 2, 3]))
-
-
-class TestMemory(unittest.TestCase):
-    def test_linear_slope(self):
-        self.assertAlmostEqual(stats.linear_slope([1, 3, 5, 7]), 2.0)
-        self.assertAlmostEqual(stats.linear_slope([4, 4, 4]), 0.0)
-        self.assertAlmostEqual(stats.linear_slope([0, None, 4]), 2.0)
-        self.assertAlmostEqual(stats.linear_slope([1, 2, 1, 2]), 0.2)
-        self.assertIsNone(stats.linear_slope([5]))
-        self.assertIsNone(stats.linear_slope([]))
-
-    def test_looks_like_leak(self):
-        self.assertTrue(stats.looks_like_leak([100000, 100600, 101200, 101800]))
-        self.assertTrue(stats.looks_like_leak([100000, 100000, 101024]))
-        self.assertFalse(stats.looks_like_leak([100000, 100600, 100500, 101800]))  # freed once
-        self.assertFalse(stats.looks_like_leak([100000, 100300, 100600]))  # grew < 1 MiB
-        self.assertFalse(stats.looks_like_leak([100000, 200000]))  # too few points
-        self.assertTrue(stats.looks_like_leak([100000, 200000], min_points=2))
-        self.assertFalse(stats.looks_like_leak([]))
-        self.assertTrue(stats.looks_like_leak([1000, None, 1500, 2100]))
-
-
-if __name__ == "__main__":
-    unittest.main()
-
-
 class RobustNoise(unittest.TestCase):
     def test_one_odd_run_does_not_inflate_it(self):
         from lib.stats import robust_noise_pct
@@ -476,3 +364,7 @@ class RobustNoise(unittest.TestCase):
         self.assertAlmostEqual(robust_noise_pct(quiet + [160]), 1.4826, places=3)
         self.assertIsNone(robust_noise_pct([]))
         self.assertIsNone(robust_noise_pct([0, 0, 0]))
+
+
+if __name__ == "__main__":
+    unittest.main()

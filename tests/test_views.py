@@ -11,7 +11,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib import export, stats, views
+from lib import export, history, stats, views
+from lib.text import width
 from lib.db import open_db
 from lib.environment import differences
 
@@ -108,7 +109,7 @@ class TempDir(unittest.TestCase):
 class ListView(TempDir):
     def test_newest_first_with_counts_and_full_notes(self):
         db, ids = self.history(runs=12, fail={11: {"/hello": "crashed"}}, notes={11: HOSTILE[1]})
-        data = views.list_data(db, limit=5)
+        data = history.list_data(db, limit=5)
         self.assertEqual([r["run_id"] for r in data["runs"]], ids[::-1][:5])
         newest = data["runs"][0]
         self.assertEqual((newest["results_ok"], newest["results_total"]), (4, 5))
@@ -121,76 +122,76 @@ class ListView(TempDir):
 
     def test_filters(self):
         db, ids = self.history(runs=30, dbg=(3, 4))
-        self.assertEqual([r["run_id"] for r in views.list_data(db, limit=10, build_mode="dbg")["runs"]],
+        self.assertEqual([r["run_id"] for r in history.list_data(db, limit=10, build_mode="dbg")["runs"]],
                          [ids[4], ids[3]])
-        feature = views.list_data(db, limit=10, branch="feature")["runs"]
+        feature = history.list_data(db, limit=10, branch="feature")["runs"]
         self.assertEqual([r["run_id"] for r in feature], [ids[29], ids[19], ids[9]])
-        since = views.list_data(db, limit=100, since="2026-03-02 00:00:00")["runs"]
+        since = history.list_data(db, limit=100, since="2026-03-02 00:00:00")["runs"]
         self.assertEqual(len(since), 30 - 24)
-        self.assertEqual(views.list_data(db, limit=10, status="partial")["runs"], [])
-        self.assertEqual(views.list_data(db, limit=10, pod="nope")["runs"], [])
-        text = views.render_list(views.list_data(db, limit=10, pod="nope"))
+        self.assertEqual(history.list_data(db, limit=10, status="partial")["runs"], [])
+        self.assertEqual(history.list_data(db, limit=10, pod="nope")["runs"], [])
+        text = views.render_list(history.list_data(db, limit=10, pod="nope"))
         self.assertIn("No runs match --pod nope", text)
 
     def test_text_cuts_and_neutralises_notes(self):
         long_note = "x" * 100
         db, ids = self.history(runs=4, notes={0: HOSTILE[1], 1: HOSTILE[3], 2: long_note, 3: HOSTILE[0]})
-        text = views.render_list(views.list_data(db, limit=10))
+        text = views.render_list(history.list_data(db, limit=10))
         self.assertIn("two⏎lines \\| pipe", text)
         self.assertIn("\\x1b[2J", text)  # no raw escape sequence reaches the terminal
         self.assertNotIn("\x1b", text)
         self.assertIn("x" * (views.NOTES_WIDTH - 1) + "…", text)
         self.assertIn("'; DROP TABLE benchmark_runs; --", text)
         lines = [l for l in text.splitlines() if l.startswith("|")]
-        self.assertEqual(len({views._width(l) for l in lines}), 1, "columns stay aligned")
+        self.assertEqual(len({width(l) for l in lines}), 1, "columns stay aligned")
 
     def test_empty_database(self):
         db = open_db(self.dir / "empty.db")
         db.close()
         db = open_db(self.dir / "empty.db", readonly=True)
         self.addCleanup(db.close)
-        self.assertIn("No runs in", views.render_list(views.list_data(db, limit=10)))
+        self.assertIn("No runs in", views.render_list(history.list_data(db, limit=10)))
 
 
 class Input(TempDir):
     def test_since(self):
-        self.assertEqual(views.parse_since("2026-03-01"), "2026-03-01 00:00:00")
-        self.assertEqual(views.parse_since("2026-03-01 12:30"), "2026-03-01 12:30:00")
-        self.assertEqual(views.parse_since("2026-03-01T12:30:05"), "2026-03-01 12:30:05")
+        self.assertEqual(history.parse_since("2026-03-01"), "2026-03-01 00:00:00")
+        self.assertEqual(history.parse_since("2026-03-01 12:30"), "2026-03-01 12:30:00")
+        self.assertEqual(history.parse_since("2026-03-01T12:30:05"), "2026-03-01 12:30:05")
         for text in ("7d", "12h", "2w", "today", "yesterday"):
-            self.assertRegex(views.parse_since(text), r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-        self.assertLess(views.parse_since("2d"), views.parse_since("1d"))
+            self.assertRegex(history.parse_since(text), r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        self.assertLess(history.parse_since("2d"), history.parse_since("1d"))
         for bad in ("last tuesday", "2026-13-01", "7x", "", "2026-03-01; DROP"):
-            with self.assertRaises(views.ViewError) as caught:
-                views.parse_since(bad)
+            with self.assertRaises(history.ViewError) as caught:
+                history.parse_since(bad)
             self.assertIn("YYYY-MM-DD", str(caught.exception))
 
     def test_run_references(self):
         db, ids = self.history(runs=5)
-        self.assertEqual(views.resolve_run(db, "latest"), ids[-1])
-        self.assertEqual(views.resolve_run(db, "previous"), ids[-2])
-        self.assertEqual(views.resolve_run(db, "~4"), ids[0])
-        self.assertEqual(views.resolve_run(db, str(ids[2])), ids[2])
+        self.assertEqual(history.resolve_run(db, "latest"), ids[-1])
+        self.assertEqual(history.resolve_run(db, "previous"), ids[-2])
+        self.assertEqual(history.resolve_run(db, "~4"), ids[0])
+        self.assertEqual(history.resolve_run(db, str(ids[2])), ids[2])
         cases = {"~5": "only 5 run(s)", "99": "the latest is run 5", "lates": "did you mean 'latest'",
                  "prev": "did you mean 'previous'", "-1": "use a run id", "~x": "use a run id"}
         for ref, hint in cases.items():
-            with self.assertRaises(views.ViewError) as caught:
-                views.resolve_run(db, ref)
+            with self.assertRaises(history.ViewError) as caught:
+                history.resolve_run(db, ref)
             self.assertIn(hint, str(caught.exception), ref)
 
     def test_endpoint_names(self):
         db, _ = self.history(runs=3)
-        self.assertEqual(views.resolve_endpoint(db, "/hello"), "/hello")
-        self.assertEqual(views.resolve_endpoint(db, "hello"), "/hello")
-        self.assertEqual(views.resolve_endpoint(db, "HELLO"), "/hello")
-        self.assertEqual(views.resolve_endpoint(db, "fs_write"), SUITE[4][1])  # a category
-        with self.assertRaises(views.ViewError) as caught:
-            views.resolve_endpoint(db, "static")
+        self.assertEqual(history.resolve_endpoint(db, "/hello"), "/hello")
+        self.assertEqual(history.resolve_endpoint(db, "hello"), "/hello")
+        self.assertEqual(history.resolve_endpoint(db, "HELLO"), "/hello")
+        self.assertEqual(history.resolve_endpoint(db, "fs_write"), SUITE[4][1])  # a category
+        with self.assertRaises(history.ViewError) as caught:
+            history.resolve_endpoint(db, "static")
         self.assertIn("ambiguous", str(caught.exception))
         self.assertIn("'/static/style.css'", str(caught.exception))
         self.assertIn("PUT /__dev/api/file?name=static/bench.txt", str(caught.exception))
-        with self.assertRaises(views.ViewError) as caught:
-            views.resolve_endpoint(db, "/helo")
+        with self.assertRaises(history.ViewError) as caught:
+            history.resolve_endpoint(db, "/helo")
         self.assertIn("did you mean '/hello'", str(caught.exception))
         self.assertIn("known endpoints", str(caught.exception))
 
@@ -198,7 +199,8 @@ class Input(TempDir):
 class Compare(TempDir):
     def test_per_endpoint_figures_verdicts_and_geomean(self):
         db, ids = self.history(runs=20, step_at=19)
-        data = views.compare_data(db, "previous", "latest", threshold_pct=5.0)
+        comparison = history.compare_runs(db, "previous", "latest", threshold_pct=5.0)
+        data = history.compare_json(comparison, 5.0)
         self.assertEqual((data["baseline"]["run_id"], data["current"]["run_id"]), (ids[-2], ids[-1]))
         by_key = {e["key"]: e for e in data["endpoints"]}
         self.assertEqual(set(by_key), {e for _, e, _ in SUITE})
@@ -212,31 +214,35 @@ class Compare(TempDir):
         self.assertAlmostEqual(data["geometric_mean_ratio"], stats.geometric_mean(ratios), places=3)
         self.assertEqual(data["geometric_mean_endpoints"], len(SUITE))
         self.assertEqual(data["improved"], ["/hello"])
-        text = views.render_compare(data)
-        self.assertIn("/hello", text)
-        self.assertIn("improved", text)
-        self.assertIn("Geometric mean of req/s ratios", text)
+        self.assertEqual(data["comparison"]["/hello"], hello)  # one shape: the run JSON's
+        self.assertEqual(data["comparison_summary"]["improved"], ["/hello"])
+        rendered = views.render_compare(comparison)
+        self.assertIn("/hello", rendered)
+        self.assertIn("improved", rendered)
+        self.assertIn("Geometric mean of req/s ratios", rendered)
         json.dumps(data)
 
     def test_one_sided_endpoints_and_differences(self):
         db, ids = self.history(runs=3, drop={1: ["/user/42"], 2: ["/hello"]}, dbg=(2,),
                                fail={2: {"GET /__dev/api/files": "crashed"}})
-        data = views.compare_data(db, str(ids[1]), str(ids[2]), threshold_pct=5.0)
+        comparison = history.compare_runs(db, str(ids[1]), str(ids[2]), threshold_pct=5.0)
+        data = history.compare_json(comparison, 5.0)
         self.assertEqual(data["only_in_baseline"], ["/hello"])
         self.assertEqual(data["only_in_current"], ["/user/42"])
         self.assertTrue(any(n.startswith("build_mode differs") for n in data["differences"]))
-        self.assertTrue(any("is partial" in n for n in data["differences"]))
+        self.assertEqual(data["current"]["status"], "partial")
         files = next(e for e in data["endpoints"] if e["key"] == "GET /__dev/api/files")
-        self.assertTrue(files["explanation"].startswith("not compared"))
-        text = views.render_compare(data)
-        self.assertIn("Endpoints only in run 2: /hello", text)
-        self.assertIn("Endpoints only in run 3: /user/42", text)
-        self.assertIn("GET /__dev/api/files not compared: current crashed", text)
+        self.assertEqual((files["compared"], files["not_compared_reason"]), (False, "current crashed"))
+        rendered = views.render_compare(comparison)
+        self.assertIn("Endpoints only in run 2: /hello", rendered)
+        self.assertIn("Endpoints only in run 3: /user/42", rendered)
+        self.assertIn("GET /__dev/api/files: not compared: current crashed", rendered)
+        self.assertRegex(rendered, r"\| status +\| complete +\| partial +\|")
 
     def test_environment_and_same_run(self):
         db, ids = self.history(runs=2)
-        with self.assertRaises(views.ViewError):
-            views.compare_data(db, "latest", str(ids[-1]), threshold_pct=5.0)
+        with self.assertRaises(history.ViewError):
+            history.compare_runs(db, "latest", str(ids[-1]), threshold_pct=5.0)
         a = {"hostname": "a", "cpu_model": "x", "cpu_count": 4, "engine": "ab", "engine_version": "2.3"}
         self.assertEqual(differences(a, dict(a)), [])
         self.assertEqual(differences(a, dict(a, hostname="b")), ["hostname: a vs b"])
@@ -246,7 +252,7 @@ class Compare(TempDir):
 class Trend(TempDir):
     def test_steps_failures_statistics(self):
         db, ids = self.history(runs=24, step_at=12, fail={5: {"/hello": "crashed"}, 20: {"/hello": "failed"}})
-        data = views.trend_data(db, "hello", limit=50)
+        data = history.trend_data(db, "hello", limit=50)
         self.assertEqual(data["endpoint"], "/hello")
         points = data["points"]
         self.assertEqual([p["run_id"] for p in points], ids)
@@ -270,7 +276,7 @@ class Trend(TempDir):
 
     def test_limit_and_other_configurations(self):
         db, ids = self.history(runs=15, dbg=(13,))
-        data = views.trend_data(db, "/hello", limit=5)
+        data = history.trend_data(db, "/hello", limit=5)
         self.assertEqual([p["run_id"] for p in data["points"]], ids[-5:])
         dbg = data["points"][-2]
         self.assertFalse(dbg["same_configuration"])
@@ -279,13 +285,13 @@ class Trend(TempDir):
         self.assertEqual(len(data["warnings"]), 1)
         self.assertIn("dbg", data["warnings"][0])
         self.assertIn("other configuration", views.render_trend(data))
-        only_dbg = views.trend_data(db, "/hello", limit=5, build_mode="dbg")
+        only_dbg = history.trend_data(db, "/hello", limit=5, build_mode="dbg")
         self.assertEqual([p["run_id"] for p in only_dbg["points"]], [ids[13]])
         self.assertEqual(only_dbg["warnings"], [])
 
     def test_all(self):
         db, ids = self.history(runs=24, step_at=12)
-        data = views.trend_all_data(db, limit=20)
+        data = history.trend_all_data(db, limit=20)
         self.assertEqual([e["endpoint"] for e in data["endpoints"]], [e for _, e, _ in SUITE])
         hello = data["endpoints"][1]
         self.assertEqual(hello["results"], 20)

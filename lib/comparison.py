@@ -1,0 +1,124 @@
+"""The comparison of a run with its baseline: the one path every view takes.
+
+benchmark.py's report and --json, show_results.py --run and --compare (either
+order), the HTML page and --fail-on-regression all call `compare_with_baseline`
+and nothing else, so one pair of runs gets one verdict everywhere. It reads
+what the verdicts need from the database (the baseline, both runs' results,
+each endpoint's history behind the noise guard), hands them to the pure
+judging in lib/compare.py, and adds the notes a reader needs (side by side,
+differing parameters and environments, why no baseline was found).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs
+from lib.db import comparable_differences
+from lib.environment import differences as environment_differences
+from lib.environment import of_run as environment_of
+from lib.text import result_key, sweeps
+
+# Parameters whose difference a reader should know about (the comparable
+# ones never differ for an automatic baseline, but may for --baseline RUN).
+NOTED_FIELDS = ("requests", "concurrency", "repeat", "warmup", "pod", "build_mode", "suite",
+                "engine", "engine_version", "keepalive", "rate")
+
+
+@dataclass
+class Comparison:
+    """A run against its baseline. Without a baseline, `baseline` is None,
+    `endpoints` empty, `summary` None and `notes` say why."""
+    run: dict
+    baseline: dict | None = None
+    paired: bool = False  # side by side: the two runs' samples alternated
+    endpoints: dict[str, EndpointVerdict] = field(default_factory=dict)
+    summary: Summary | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compared(self) -> bool:
+        return self.summary is not None
+
+
+def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
+                          threshold_pct: float, allow_engine_mix: bool = False) -> Comparison:
+    """Run `run_id` against `baseline_id`, or when None against its automatic
+    baseline: its side-by-side partner, else the latest comparable earlier run."""
+    run = db.run(run_id)
+    if baseline_id is None:
+        baseline_id = run.get("paired_with") if run.get("side") == "candidate" else db.baseline_run(run)
+    if baseline_id is None or baseline_id == run_id:
+        return Comparison(run, notes=[why_no_baseline(db, run)])
+    baseline = db.run(baseline_id)
+    out = Comparison(run, baseline, paired=_paired(run, baseline))
+    engines = (baseline.get("engine") or "ab", run.get("engine") or "ab")
+    if engines[0] != engines[1] and not allow_engine_mix:
+        out.notes.append(f"run {baseline_id} was measured with {engines[0]}, run {run_id} with "
+                         f"{engines[1]}: not compared (engines measure differently; --force "
+                         "compares anyway)")
+        out.baseline = None
+        return out
+    rows = db.results(run_id)
+    histories = {key: _history(db, run, row, before_run_id=min(run_id, baseline_id))
+                 for key, row in _keyed_ok_rows(rows)}
+    out.endpoints, out.summary = judge_runs(db.results(baseline_id), rows, threshold_pct=threshold_pct,
+                                            histories=histories, paired=out.paired)
+    out.notes += _notes(run, baseline, out.paired)
+    return out
+
+
+def _paired(run: dict, baseline: dict) -> bool:
+    """The two runs of one side-by-side measurement, either way round."""
+    return (run.get("side") is not None and baseline.get("side") is not None
+            and run.get("paired_with") == baseline["run_id"]
+            and baseline.get("paired_with") == run["run_id"])
+
+
+def _keyed_ok_rows(rows: list[dict]):
+    several = sweeps(rows)
+    for row in rows:
+        if (row.get("status") or "ok") == "ok":
+            yield result_key(row, several), row
+
+
+def _history(db, run: dict, row: dict, *, before_run_id: int) -> dict[str, list[float]]:
+    """Per metric, this endpoint's figures in earlier comparable runs: single
+    samples are judged against them, and repeated samples must also clear
+    their run-to-run noise."""
+    earlier = db.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
+                                  before_run_id=before_run_id)
+    return {m.name: [h[m.name] for h in earlier if h[m.name] is not None] for m in METRICS}
+
+
+def _notes(run: dict, baseline: dict, paired: bool) -> list[str]:
+    a, b = baseline["run_id"], run["run_id"]
+    notes = []
+    if paired:
+        notes.append(f"side by side: runs {a} ({baseline.get('target')}) and {b} alternated their "
+                     "samples, so machine drift weighs on both alike; changes are the geometric "
+                     "mean of the sample pairs' ratios (paired t-test)")
+    for name in NOTED_FIELDS:
+        if baseline.get(name) != run.get(name):
+            notes.append(f"{name} differs: run {a} {baseline.get(name)} vs run {b} {run.get(name)}")
+    env = environment_differences(environment_of(baseline), environment_of(run))
+    if env:
+        notes.append("measured in different environments: " + "; ".join(env))
+    if baseline.get("status") not in ("complete", None):
+        notes.append(f"run {a} is {baseline.get('status')}"
+                     + (f": {baseline['error'].splitlines()[0]}" if baseline.get("error") else ""))
+    return notes
+
+
+def why_no_baseline(db, run: dict) -> str:
+    """Which field kept the nearest earlier runs out of being a baseline."""
+    earlier = db.runs_before(run["run_id"])
+    if not earlier:
+        return "no earlier run with an ok result in this database to compare with"
+    fewest = min(earlier, key=lambda r: (len(comparable_differences(r, run)), -r["run_id"]))
+    fields = comparable_differences(fewest, run)
+    if not fields:  # cannot happen unless the row changed meanwhile
+        return f"no baseline chosen (run {fewest['run_id']} would match)"
+    differ = ", ".join(f"{name} ({fewest.get(name)} vs {run.get(name)})" for name in fields)
+    return (f"no earlier comparable run: the nearest, run {fewest['run_id']}, differs in {differ}; "
+            f"compare with it anyway with --baseline {fewest['run_id']}")
+
