@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs
-from lib.db import comparable_differences
+from lib.db import comparable_differences, comparable_value
 from lib.environment import differences as environment_differences
 from lib.environment import of_run as environment_of
 from lib.text import result_key, sweeps
@@ -118,7 +118,8 @@ def why_no_baseline(db, run: dict) -> str:
     fields = comparable_differences(fewest, run)
     if not fields:  # cannot happen unless the row changed meanwhile
         return f"no baseline chosen (run {fewest['run_id']} would match)"
-    differ = ", ".join(f"{name} ({fewest.get(name)} vs {run.get(name)})" for name in fields)
+    differ = ", ".join(f"{name} ({comparable_value(fewest, name)} vs {comparable_value(run, name)})"
+                       for name in fields)
     return (f"no earlier comparable run: the nearest, run {fewest['run_id']}, differs in {differ}; "
             f"compare with it anyway with --baseline {fewest['run_id']}")
 

@@ -182,14 +182,37 @@ def _x(i: int, n: int) -> float:
 
 def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, position: dict,
            colour: dict, verdicts: dict, latest: dict) -> str:
+    """One endpoint's card: its heading, then req/s (top) and p99 (bottom) over the runs."""
     n = len(runs)
     ok = [r for r in rows if _usable(r)]
     rps = [r["requests_per_sec"] for r in ok]
     p99 = [r["p99_ms"] for r in ok if r.get("p99_ms") is not None]
-    svg = [f'<svg viewBox="0 0 {W} {H}" role="img" aria-label="{e(endpoint)}: req/s and p99 over runs">']
-    # Panels and axes.
-    for label, (y0, y1), values, digits in (("req/s", (TOP_Y0, TOP_Y1), rps, None),
-                                            ("p99 ms", (BOT_Y0, BOT_Y1), p99, None)):
+    y_rps = _scale(min(rps), max(rps), TOP_Y0, TOP_Y1)[1] if rps else None
+    y_p99 = _scale(min(p99), max(p99), BOT_Y0, BOT_Y1)[1] if p99 else None
+    x_of = {run_id: _x(i, n) for run_id, i in position.items()}
+    svg = [f'<svg viewBox="0 0 {W} {H}" role="img" aria-label="{e(endpoint)}: req/s and p99 over runs">',
+           *_axes(runs, rps, p99)]
+    if not ok:
+        svg.append(f'<text class="empty" x="{W / 2}" y="{(TOP_Y0 + TOP_Y1) / 2}" text-anchor="middle">'
+                   'no ok result in this window</text>')
+    series: dict[str, list[dict]] = {}
+    for row in ok:  # one line per configuration
+        series.setdefault(_config(by_id[row["run_id"]], row), []).append(row)
+    for key, members in series.items():
+        svg += _lines(members, colour[key], x_of, y_rps, y_p99)
+    for key, members in series.items():
+        svg += _level_shifts(members, position, n)
+    svg += _failures(rows, x_of)
+    svg += _rings([r for r in rows if r["run_id"] == latest["run_id"] and _usable(r)], verdicts, x_of, y_rps)
+    svg += _hover_columns(rows, by_id, x_of, n)
+    svg.append("</svg>")
+    return '<article class="card">' + _chart_head(endpoint, rows, rps, verdicts, latest) + "".join(svg) + "</article>"
+
+
+def _axes(runs: list[dict], rps: list[float], p99: list[float]) -> list[str]:
+    """Both panels with their grid lines and ticks, and the run ids below."""
+    svg = []
+    for label, (y0, y1), values in (("req/s", (TOP_Y0, TOP_Y1), rps), ("p99 ms", (BOT_Y0, BOT_Y1), p99)):
         svg.append(f'<rect class="panel" x="{LEFT}" y="{y0}" width="{W - LEFT - RIGHT}" height="{y1 - y0}"/>')
         svg.append(f'<text class="axis-title" x="{LEFT - 58}" y="{y0 - 8}">{label}</text>')
         if values:
@@ -198,42 +221,36 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
                 y = y_of(tick)
                 svg.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
                 svg.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">'
-                           f'{fmt(tick, digits)}</text>')
+                           f'{fmt(tick)}</text>')
+    n = len(runs)
     for i in sorted({0, n - 1, *range(0, n, max(1, math.ceil(n / 6)))}):
         if i < n and (i == n - 1 or n - 1 - i >= max(1, n // 12)):
-            x = _x(i, n)
-            svg.append(f'<text class="tick" x="{x:.1f}" y="{X_LABEL_Y}" text-anchor="middle">'
+            svg.append(f'<text class="tick" x="{_x(i, n):.1f}" y="{X_LABEL_Y}" text-anchor="middle">'
                        f'{runs[i]["run_id"]}</text>')
     svg.append(f'<text class="tick" x="{W - RIGHT}" y="{H - 2}" text-anchor="end">run</text>')
+    return svg
 
-    if not ok:
-        svg.append(f'<text class="empty" x="{W / 2}" y="{(TOP_Y0 + TOP_Y1) / 2}" text-anchor="middle">'
-                   'no ok result in this window</text>')
-    # Lines and points, one series per configuration.
-    series: dict[str, list[dict]] = {}
-    for row in ok:
-        series.setdefault(_config(by_id[row["run_id"]], row), []).append(row)
-    if rps:
-        _, y_rps = _scale(min(rps), max(rps), TOP_Y0, TOP_Y1)
-    if p99:
-        _, y_p99 = _scale(min(p99), max(p99), BOT_Y0, BOT_Y1)
-    step_marks = []
-    for key, members in series.items():
-        c = colour[key]
-        pts = [(_x(position[r["run_id"]], n), y_rps(r["requests_per_sec"])) for r in members]
-        if len(pts) > 1:
-            svg.append(f'<polyline class="line" stroke="{c}" points="'
-                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
-        svg += [f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="{c}"/>' for x, y in pts]
-        lat = [(_x(position[r["run_id"]], n), y_p99(r["p99_ms"])) for r in members if r.get("p99_ms") is not None]
-        if len(lat) > 1:
-            svg.append(f'<polyline class="line thin" stroke="{c}" points="'
-                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in lat) + '"/>')
-        svg += [f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{c}"/>' for x, y in lat]
-        for shift in level_shifts([r["requests_per_sec"] for r in members]):
-            row = members[shift["index"]]
-            step_marks.append((position[row["run_id"]], shift["change_pct"] or 0.0, row))
-    for i, change, row in step_marks:
+
+def _lines(members: list[dict], c: str, x_of: dict, y_rps, y_p99) -> list[str]:
+    """One configuration's req/s and p99 as lines with points."""
+    svg = []
+    for points, width, radius in (
+            ([(x_of[r["run_id"]], y_rps(r["requests_per_sec"])) for r in members], "line", 2.6),
+            ([(x_of[r["run_id"]], y_p99(r["p99_ms"])) for r in members if r.get("p99_ms") is not None],
+             "line thin", 2)):
+        if len(points) > 1:
+            svg.append(f'<polyline class="{width}" stroke="{c}" points="'
+                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + '"/>')
+        svg += [f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{c}"/>' for x, y in points]
+    return svg
+
+
+def _level_shifts(members: list[dict], position: dict, n: int) -> list[str]:
+    """A labelled dashed line where one configuration's req/s level shifted."""
+    svg = []
+    for shift in level_shifts([r["requests_per_sec"] for r in members]):
+        row = members[shift["index"]]
+        i, change = position[row["run_id"]], shift["change_pct"] or 0.0
         x = (_x(i, n) + _x(max(i - 1, 0), n)) / 2
         c = GREEN if change > 0 else RED
         arrow = "▲" if change > 0 else "▼"
@@ -243,31 +260,43 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
         anchor = "end" if x > W - 80 else "start"
         svg.append(f'<text class="step-label" x="{x + (-3 if anchor == "end" else 3):.1f}" y="{TOP_Y0 + 11}" '
                    f'fill="{c}" text-anchor="{anchor}">{arrow}{change:+.1f}%</text>')
-    # Failed, crashed, timed-out results: a red cross at the bottom of the req/s panel.
+    return svg
+
+
+def _failures(rows: list[dict], x_of: dict) -> list[str]:
+    """Failed, crashed, timed-out results: a red cross at the bottom of the req/s panel."""
+    svg = []
+    y = TOP_Y1 - 6
     for row in rows:
         if (row.get("status") or "ok") != "ok":
-            x = _x(position[row["run_id"]], n)
-            y = TOP_Y1 - 6
+            x = x_of[row["run_id"]]
             svg.append(f'<path class="bad" d="M{x - 4:.1f},{y - 4:.1f}L{x + 4:.1f},{y + 4:.1f}'
                        f'M{x - 4:.1f},{y + 4:.1f}L{x + 4:.1f},{y - 4:.1f}"/>')
-    # The latest run's verdict, ringed.
-    for row in rows:
-        if row["run_id"] != latest["run_id"] or not _usable(row):
-            continue
+    return svg
+
+
+def _rings(latest_rows: list[dict], verdicts: dict, x_of: dict, y_rps) -> list[str]:
+    """The latest run's req/s regressions and improvements, ringed."""
+    svg = []
+    for row in latest_rows:
         entry = verdicts.get((row["endpoint"], row["concurrency"]))
         if entry and entry.rps.called:
             c = RED if entry.rps.verdict == stats.REGRESSED else GREEN
-            x, y = _x(position[row["run_id"]], n), y_rps(row["requests_per_sec"])
+            x, y = x_of[row["run_id"]], y_rps(row["requests_per_sec"])
             svg.append(f'<circle class="ring" cx="{x:.1f}" cy="{y:.1f}" r="7" stroke="{c}">'
                        f'<title>{e(entry.rps.verdict + ": " + entry.rps.explanation)}</title></circle>')
-    # Hover columns: one per run, its <title> names the commit and the figures.
+    return svg
+
+
+def _hover_columns(rows: list[dict], by_id: dict, x_of: dict, n: int) -> list[str]:
+    """One column per run; its <title> names the commit and the figures."""
     per_run: dict[int, list[dict]] = {}
     for row in rows:
         per_run.setdefault(row["run_id"], []).append(row)
     width = (W - LEFT - RIGHT) / max(n - 1, 1)
+    svg = []
     for run_id, members in per_run.items():
         run = by_id[run_id]
-        x = _x(position[run_id], n)
         lines = [f"run {run_id} · {timestamp_text(run['timestamp'])}",
                  f"commit {run.get('git_commit')} ({run.get('git_branch')}) · {run.get('build_mode')}, "
                  f"pod {run.get('pod')}"]
@@ -282,11 +311,13 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
             lines.append(f"c={row['concurrency']}: {figures}")
         if run.get("notes"):
             lines.append(f"notes: {run['notes']}")
-        svg.append(f'<rect class="hit" data-run="{run_id}" x="{x - width / 2:.1f}" y="{TOP_Y0}" '
+        svg.append(f'<rect class="hit" data-run="{run_id}" x="{x_of[run_id] - width / 2:.1f}" y="{TOP_Y0}" '
                    f'width="{max(width, 2):.1f}" height="{BOT_Y1 - TOP_Y0}">'
                    f'<title>{e(chr(10).join(lines))}</title></rect>')
-    svg.append("</svg>")
+    return svg
 
+
+def _chart_head(endpoint: str, rows: list[dict], rps: list[float], verdicts: dict, latest: dict) -> str:
     category = rows[0]["category"] if rows else ""
     head = [f'<h2><span class="cat">{e(category)}</span> {e(endpoint)}</h2>']
     latest_rows = [r for r in rows if r["run_id"] == latest["run_id"]]
@@ -301,7 +332,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
     if rps:
         head.append(f'<p class="sub">min {fmt(min(rps))} · median {fmt(stats.median(rps))} · '
                     f'max {fmt(max(rps))} req/s over {len(rps)} ok result(s)</p>')
-    return '<article class="card">' + "".join(head) + "".join(svg) + "</article>"
+    return "".join(head)
 
 
 def _badge(verdict, with_change: bool = False) -> str:

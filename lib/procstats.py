@@ -41,4 +41,6 @@ def cpu_us_per_request(before: ProcSnapshot | None, after: ProcSnapshot | None,
                        requests: int) -> float | None:
     if before is None or after is None or requests <= 0:
         return None
-    return (after.cpu_s - before.cpu_s) * 1e6 / requests
+    # Rounded here, where it is made: CPU time comes in clock ticks, so more
+    # digits than a tenth of a microsecond are float noise (149.99999999999986).
+    return round((after.cpu_s - before.cpu_s) * 1e6 / requests, 1)

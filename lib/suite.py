@@ -141,17 +141,7 @@ def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
     server = entry.get("server", "normal")
     if server not in SERVERS:
         fail(f"server {server!r} must be 'normal' or 'dev'")
-    if "body" in entry and "body_file" in entry:
-        fail("give 'body' or 'body_file', not both")
-    body = None
-    if "body" in entry:
-        body = entry["body"].encode("utf-8")
-    elif "body_file" in entry:
-        body_path = (path.parent / entry["body_file"]).resolve()
-        try:
-            body = body_path.read_bytes()
-        except OSError as exc:
-            fail(f"body_file {entry['body_file']!r} cannot be read ({body_path}): {exc.strerror or exc}")
+    body = _body(entry, path, fail)
     if body is not None and method in ("GET", "HEAD"):
         fail(f"a {method} request cannot carry a body (ab sends bodies only with POST or PUT)")
     headers = entry.get("headers", {})
@@ -189,6 +179,21 @@ def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
         requests=entry.get("requests"),
         concurrency=entry.get("concurrency"),
     )
+
+
+def _body(entry: dict, path: Path, fail) -> bytes | None:
+    """The request body: `body` text, or the bytes of `body_file` (relative to the suite)."""
+    if "body" in entry and "body_file" in entry:
+        fail("give 'body' or 'body_file', not both")
+    if "body" in entry:
+        return entry["body"].encode("utf-8")
+    if "body_file" in entry:
+        body_path = (path.parent / entry["body_file"]).resolve()
+        try:
+            return body_path.read_bytes()
+        except OSError as exc:
+            fail(f"body_file {entry['body_file']!r} cannot be read ({body_path}): {exc.strerror or exc}")
+    return None
 
 
 def find_suite(suite_arg: str | None, pod: str, workspace: Path | None) -> Path:

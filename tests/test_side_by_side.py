@@ -85,6 +85,27 @@ class SlowerCandidate(TempDirTestCase):
 
 
 @requires_ab
+class LatencyTail(TempDirTestCase):
+    def test_a_longer_tail_is_called_on_p99_while_req_s_holds(self):
+        # One request in 80 waits 30 ms: the slowest 1% become the slow ones
+        # (p99 roughly doubles) while the other nine connections keep the
+        # server busy, so req/s barely moves. --fail-on p99 makes it fail the run.
+        done = run_benchmark(*demo_args(self.db, "--json", "--repeat", 5, "--only", "/hello",
+                                        "--threshold", 10, "--fail-on", "p99",
+                                        "--baseline-server-arg=", "--server-arg=--slow-every=80",
+                                        "--server-arg=--slow-ms=30", requests=1000, concurrency=10))
+        self.assertEqual(done.returncode, 1, done.stderr[-2000:])
+        self.assertIn("regression beyond 10%: /hello p99 +", done.stderr)
+        entry = json.loads(done.stdout)["comparison"]["/hello"]
+        p99 = entry["metrics"]["p99_ms"]
+        self.assertEqual((p99["verdict"], p99["method"]), ("regressed", "paired t-test"), p99)
+        self.assertGreater(p99["change_pct"], 30)
+        self.assertNotEqual(entry["verdict"], "regressed", entry["explanation"])  # req/s
+        self.assertEqual(entry["verdict"], entry["metrics"]["requests_per_sec"]["verdict"])
+        self.assertIn("p99 regressed", json.loads(done.stdout)["verdict"])
+
+
+@requires_ab
 class Faults(TempDirTestCase):
     def test_a_crash_on_one_side_marks_that_run_and_keeps_the_other(self):
         done = run_benchmark(*demo_args(self.db, "--json", "--repeat", 3, "--only", "/hello",

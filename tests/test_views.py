@@ -249,6 +249,43 @@ class Compare(TempDir):
         self.assertEqual(differences(a, None), [])
 
 
+class Baselines(TempDir):
+    """What is comparable: one rule for the baseline and the history behind the noise guard."""
+
+    def test_another_repeat_is_comparable_and_a_missing_baseline_is_explained(self):
+        from lib.comparison import compare_with_baseline
+        path = self.dir / "b.db"
+        ids = make_history(path, runs=6)
+        db = open_db(path)
+        self.addCleanup(db.close)
+        db.update_run(ids[-1], repeat=5)  # measured again "with --repeat 5", as the advice says
+        comparison = compare_with_baseline(db, ids[-1], threshold_pct=5)
+        self.assertEqual(comparison.baseline["run_id"], ids[-2])
+        self.assertIn("repeat differs: run 5 1 vs run 6 5", comparison.notes)
+        # One sample against five: judged against the history before run 5 (4 runs: too few).
+        self.assertIn("only 4 earlier runs", comparison.endpoints["/hello"].rps.explanation)
+        db.update_run(ids[-1], keepalive=1)
+        comparison = compare_with_baseline(db, ids[-1], threshold_pct=5)
+        self.assertIsNone(comparison.baseline)
+        self.assertEqual(comparison.notes, [
+            "no earlier comparable run: the nearest, run 5, differs in keepalive (0 vs 1); "
+            "compare with it anyway with --baseline 5"])
+        first = compare_with_baseline(db, ids[0], threshold_pct=5)
+        self.assertEqual(first.notes, ["no earlier run with an ok result in this database to compare with"])
+
+    def test_history_follows_the_baseline_rule(self):
+        path = self.dir / "h.db"
+        ids = make_history(path, runs=8)
+        db = open_db(path)
+        self.addCleanup(db.close)
+        run = db.run(ids[-1])
+        self.assertEqual(len(db.endpoint_history(run, "/hello", 10, 1000, before_run_id=ids[-1])), 7)
+        db.update_run(ids[2], keepalive=1)  # keep-alive runs are not history for a closed-loop run
+        db.update_run(ids[3], rate=50.0)  # nor are open-loop ones
+        history = db.endpoint_history(run, "/hello", 10, 1000, before_run_id=ids[-1])
+        self.assertEqual([h["run_id"] for h in history], [i for i in ids[:-1] if i not in (ids[2], ids[3])])
+
+
 class Trend(TempDir):
     def test_steps_failures_statistics(self):
         db, ids = self.history(runs=24, step_at=12, fail={5: {"/hello": "crashed"}, 20: {"/hello": "failed"}})
