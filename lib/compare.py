@@ -122,17 +122,20 @@ class Summary:
 
 
 def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
-               histories: dict[str, dict[str, list[float]]] | None = None,
-               paired: bool = False) -> tuple[dict[str, EndpointVerdict], Summary]:
+               history_for=None, paired: bool = False) -> tuple[dict[str, EndpointVerdict], Summary]:
     """Every endpoint found in both runs, keyed like text.result_key, and the summary.
-    `histories`: per endpoint key, per metric, earlier comparable runs' figures."""
+    `history_for(row)`: per metric, earlier comparable runs' figures of a
+    current result that is ok (lib/comparison.py reads them from the database)."""
     several = sweeps(baseline_rows) or sweeps(current_rows)
     base = {result_key(row, several): row for row in baseline_rows}
     cur = {result_key(row, several): row for row in current_rows}
-    histories = histories or {}
-    endpoints = {key: judge_endpoint(key, base[key], row, threshold_pct=threshold_pct,
-                                     history=histories.get(key, {}), paired=paired)
-                 for key, row in cur.items() if key in base}
+    endpoints = {}
+    for key, row in cur.items():
+        if key in base:
+            ok = (row.get("status") or "ok") == "ok"
+            history = history_for(row) if history_for and ok else {}
+            endpoints[key] = judge_endpoint(key, base[key], row, threshold_pct=threshold_pct,
+                                            history=history, paired=paired)
     judge_together(list(endpoints.values()))
     return endpoints, summarize(endpoints, only_in_baseline=[k for k in base if k not in cur],
                                 only_in_current=[k for k in cur if k not in base])

@@ -16,7 +16,6 @@ from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs
 from lib.db import comparable_differences, comparable_value
 from lib.environment import differences as environment_differences
 from lib.environment import of_run as environment_of
-from lib.text import result_key, sweeps
 
 # Parameters whose difference a reader should know about (the comparable
 # ones never differ for an automatic baseline, but may for --baseline RUN).
@@ -58,11 +57,9 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
                          "compares anyway)")
         out.baseline = None
         return out
-    rows = db.results(run_id)
-    histories = {key: _history(db, run, row, before_run_id=min(run_id, baseline_id))
-                 for key, row in _keyed_ok_rows(rows)}
-    out.endpoints, out.summary = judge_runs(db.results(baseline_id), rows, threshold_pct=threshold_pct,
-                                            histories=histories, paired=out.paired)
+    out.endpoints, out.summary = judge_runs(
+        db.results(baseline_id), db.results(run_id), threshold_pct=threshold_pct, paired=out.paired,
+        history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)))
     out.notes += _notes(run, baseline, out.paired)
     return out
 
@@ -72,13 +69,6 @@ def _paired(run: dict, baseline: dict) -> bool:
     return (run.get("side") is not None and baseline.get("side") is not None
             and run.get("paired_with") == baseline["run_id"]
             and baseline.get("paired_with") == run["run_id"])
-
-
-def _keyed_ok_rows(rows: list[dict]):
-    several = sweeps(rows)
-    for row in rows:
-        if (row.get("status") or "ok") == "ok":
-            yield result_key(row, several), row
 
 
 def _history(db, run: dict, row: dict, *, before_run_id: int) -> dict[str, list[float]]:
