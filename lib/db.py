@@ -23,10 +23,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from lib.errors import BenchError
+
 SCHEMA_VERSION = 2
 
 
-class DbError(Exception):
+class DbError(BenchError):
     """A database problem the user must fix; the message says what and how."""
 
 

@@ -8,11 +8,12 @@ import time
 
 from lib import ab
 from lib.ab import EngineRun
+from lib.errors import BenchError
 
 ENGINES = ("auto", "ab", "python", "wrk")
 
 
-class EngineError(Exception):
+class EngineError(BenchError):
     """The chosen engine cannot run here; the message says how to fix it."""
 
 

@@ -122,6 +122,7 @@ import time
 from _socket import socket as _new_socket  # the C type: no Python-level __init__/close
 from urllib.parse import urlsplit
 
+from lib.errors import BenchError
 from lib.loadresult import LoadResult
 
 __all__ = ["run_load", "LoadError", "nearest_rank_percentiles", "MAX_CONSECUTIVE_FAILURES"]
@@ -135,7 +136,7 @@ _MAX_HEAD = 1 << 20  # a header block larger than this is malformed
 _CONNECTING, _SENDING, _READING, _IDLE = range(4)
 
 
-class LoadError(ValueError):
+class LoadError(BenchError, ValueError):
     """Bad arguments (URL, counts); raised before anything is sent."""
 
 

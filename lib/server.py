@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.errors import BenchError
 from lib.interrupts import deferred
 
 HOST = "127.0.0.1"
@@ -26,7 +27,7 @@ READY_POLL_S = 0.02
 STOP_GRACE_S = 5.0
 
 
-class ServerError(Exception):
+class ServerError(BenchError):
     """A server that would not start or answer; the message carries its log's tail."""
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lib.errors import BenchError
 from lib.interrupts import deferred
 
 _MODULE_HBF = re.compile(r"""module\s*\(\s*name\s*=\s*["']hbf["']""")
@@ -16,7 +17,7 @@ POD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 BUILD_MODES = ("opt", "dbg", "fastbuild")
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(BenchError):
     """The checkout or its build is not usable; the message names the fix."""
 
 

@@ -75,6 +75,7 @@ import tempfile
 import time
 from urllib.parse import urlsplit
 
+from lib.errors import BenchError
 from lib.loadresult import LoadResult
 
 __all__ = ["WrkError", "wrk_path", "wrk_version", "build_lua_script", "build_wrk_command",
@@ -85,7 +86,7 @@ DEFAULT_CEILING_S = 3600
 STALL_PROBE_S = 1.5
 
 
-class WrkError(ValueError):
+class WrkError(BenchError, ValueError):
     """wrk cannot run this (not installed, bad arguments)."""
 
 
