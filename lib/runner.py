@@ -30,10 +30,10 @@ from typing import Callable
 from lib import engines, procstats
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.db import Database, DbError, dumps
+from lib.errors import BenchError
 from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok, port_is_free,
                         signal_name, start_servers, stop_servers)
 from lib.suite import Endpoint, Suite
-from lib.workspace import WorkspaceError
 
 # ab is single-threaded: above this share of one core, ab itself was the limit.
 CLIENT_BOUND_CPU_PCT = 80.0
@@ -164,10 +164,10 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             _end_all(arms, "interrupted", 128 + stop.signum,
                      f"interrupted by {signal.Signals(stop.signum).name}")
             stop_servers(_servers(arms), grace=2.5)
-        except (ServerError, WorkspaceError, engines.EngineError, DbError) as exc:
+        except BenchError as exc:  # a refusal of the server, build, database or engine
             if not arms:
                 raise  # no run row to record it in
-            _end_all(arms, "failed", 2, str(exc))
+            _end_all(arms, "failed", exc.exit_code, str(exc))
         except Exception as exc:  # a bug of ours: record it, then let it surface
             if not arms:
                 raise
