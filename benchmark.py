@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
-        check_steps(suite, args)
+        check_steps(suite, args, engine)
         db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         db = open_db(db_path)
@@ -112,9 +112,11 @@ def baseline_side(args, run_row: dict) -> runner.BaselineSide:
     return runner.BaselineSide([binary] if binary else None, server_args, row)
 
 
-def check_steps(suite, args) -> None:
-    """An endpoint's own request count must cover every concurrency level."""
+def check_steps(suite, args, engine: str) -> None:
+    """The engine must be able to measure every endpoint, and an endpoint's
+    own request count must cover every concurrency level."""
     for endpoint in suite.endpoints:
+        engines.check_endpoint(engine, endpoint)
         requests = endpoint.requests or args.requests
         for level in ([endpoint.concurrency] if endpoint.concurrency else args.concurrency):
             if level > requests:

@@ -36,6 +36,16 @@ def resolve(name: str) -> str:
     return name
 
 
+def check_endpoint(engine: str, endpoint) -> None:
+    """Refuse, before anything starts, an endpoint the engine cannot measure
+    (wrk and HEAD): the engine itself would only refuse it mid-run."""
+    if engine == "wrk":
+        from lib import wrk
+        reason = wrk.unsupported(endpoint.method)
+        if reason:
+            raise EngineError(f"endpoint {endpoint.name!r}: {reason}")
+
+
 def version(name: str) -> str | None:
     if name == "ab":
         return ab.ab_version()

@@ -58,8 +58,9 @@ There are no "connect"/"waiting" connection-time rows (wrk does not measure
 them); "total" comes from wrk's latency statistics.
 
 HEAD is refused (WrkError): wrk's parser would wait for the body a HEAD answer
-never has. wrk only ever connects where the URL points; callers restrict URLs
-to loopback.
+never has. `unsupported(method)` holds that rule; lib/engines.py asks it before
+a run starts, so such an endpoint is refused before any server is. wrk only
+ever connects where the URL points; callers restrict URLs to loopback.
 """
 from __future__ import annotations
 
@@ -78,8 +79,8 @@ from urllib.parse import urlsplit
 from lib.errors import BenchError
 from lib.loadresult import LoadResult
 
-__all__ = ["WrkError", "wrk_path", "wrk_version", "build_lua_script", "build_wrk_command",
-           "pick_threads", "run_wrk", "parse_wrk_output"]
+__all__ = ["WrkError", "wrk_path", "wrk_version", "unsupported", "build_lua_script",
+           "build_wrk_command", "pick_threads", "run_wrk", "parse_wrk_output"]
 
 MARK = "HBF-WRK"
 DEFAULT_CEILING_S = 3600
@@ -106,6 +107,14 @@ def wrk_version() -> str | None:
         return None
     m = re.search(r"^wrk\s+(\S+)", out.stdout + out.stderr, re.M)
     return m.group(1) if m else None
+
+
+def unsupported(method: str) -> str | None:
+    """Why wrk cannot measure requests of this method, or None when it can."""
+    if method.upper() == "HEAD":
+        return ("wrk cannot measure HEAD (it waits for a body that never comes); "
+                "use the ab or python engine")
+    return None
 
 
 def pick_threads(concurrency: int, cpus: int | None = None) -> int:
@@ -403,9 +412,9 @@ def run_wrk(url: str, *, requests: int | None = None, duration_s: float | None =
     if duration_s is not None and not duration_s > 0:
         raise WrkError(f"duration_s must be positive, not {duration_s!r}")
     method = method.upper()
-    if method == "HEAD":
-        raise WrkError("wrk cannot measure HEAD (it waits for a body that never comes); "
-                       "use the ab or python engine")
+    reason = unsupported(method)
+    if reason:
+        raise WrkError(reason)
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise WrkError(f"only http:// URLs are supported, not {url!r}")
