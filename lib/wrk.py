@@ -77,6 +77,7 @@ import time
 from urllib.parse import urlsplit
 
 from lib.errors import BenchError
+from lib.interrupts import deferred
 from lib.loadresult import LoadResult
 
 __all__ = ["WrkError", "wrk_path", "wrk_version", "unsupported", "build_lua_script",
@@ -453,8 +454,7 @@ def run_wrk(url: str, *, requests: int | None = None, duration_s: float | None =
 
 
 def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress, step) -> LoadResult:
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = None
     out, err = bytearray(), bytearray()
     partial = b""
     started = time.monotonic()
@@ -468,8 +468,6 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
     next_probe = started + STALL_PROBE_S
 
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, out)
-    sel.register(proc.stderr, selectors.EVENT_READ, err)
     open_streams = 2
     signalled_at: float | None = None
 
@@ -482,6 +480,13 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
                 proc.send_signal(signal.SIGINT)
 
     try:
+        # A Ctrl-C during Popen waits until `proc` holds wrk's pid, and is
+        # raised inside this try, whose handler stops wrk.
+        with deferred():
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
         while open_streams:
             try:
                 ready = sel.select(timeout=0.1)
@@ -541,14 +546,15 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
                 proc.kill()
         proc.wait()
     except BaseException:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         raise
     finally:
         sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
+        if proc is not None:
+            proc.stdout.close()
+            proc.stderr.close()
 
     text = out.decode("utf-8", "replace")
     err_text = err.decode("utf-8", "replace")
