@@ -221,7 +221,7 @@ def listening_inodes(port: int) -> set[int] | None:
     """Socket inodes listening on `port` (any address, IPv4 and IPv6), asked
     of the kernel through sock_diag netlink: it returns only listeners, where
     /proc/net/tcp lists every TIME_WAIT left by earlier load (tens of
-    thousands of lines, ~100 ms to read). None when netlink is unavailable."""
+    thousands of lines, slow to read). None when netlink is unavailable."""
     inodes: set[int] = set()
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4) as nl:  # NETLINK_SOCK_DIAG
@@ -321,8 +321,8 @@ def start_servers(servers: list[HbfServer], timeout: float) -> None:
 
 
 def stop_servers(servers: list[HbfServer], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM all at once, then wait for all: HBF needs ~1.7 s to exit, so
-    stopping them in parallel halves the wait."""
+    """SIGTERM all at once, then wait for all: HBF takes a while to exit,
+    so stopping them in parallel halves the wait."""
     for server in servers:
         server.send(signal.SIGTERM)
     for server in servers:
