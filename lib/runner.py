@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import signal
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from lib import engines, procstats
+from lib.console import end_progress, one_line, progress_printer, say
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.db import Database, DbError, dumps
 from lib.errors import BenchError
@@ -133,10 +133,6 @@ BASELINE_PORT_OFFSET = 2
 # Side by side, servers are renewed between samples: HBF runs --inmem, so
 # there is nothing to lose by not waiting long for a clean exit.
 RENEW_GRACE_S = 1.0
-
-
-def say(message: str) -> None:
-    print(f"hbf-bench: {message}", file=sys.stderr, flush=True)
 
 
 def now_iso() -> str:
@@ -304,7 +300,7 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         for arm, measurement in measurements:
             row, samples = measurement.finish()
             result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
-            say(f"{label}{f' ({arm.side})' if arm.side else ''}: {_one_line(row)}")
+            say(f"{label}{f' ({arm.side})' if arm.side else ''}: {one_line(row)}")
             if row["status"] in ("crashed", "timeout"):
                 _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
 
@@ -442,9 +438,9 @@ class EndpointMeasurement:
         run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
                           concurrency=self.concurrency, timeout_s=plan.request_timeout,
                           keepalive=plan.keepalive, rate=plan.rate,
-                          progress=_progress_printer(side, number, plan.repeat))
+                          progress=progress_printer(side, number, plan.repeat))
         after = procstats.snapshot(server.pid) if server else None
-        _end_progress()
+        end_progress()
         status, error, crash = classify(run, self.slot, self.requests, self.endpoint)
         self.last_result = run.result
         self.samples.append(_sample(run, before, after))
@@ -643,38 +639,3 @@ def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
         outcome.events.append(slot.down)
         return
     slot.url = server.url
-
-
-_tty = sys.stderr.isatty()
-
-
-def _progress_printer(side: str, sample: int, repeat: int):
-    prefix = f"  {side}sample {sample}/{repeat}: " if repeat > 1 else f"  {side}"
-
-    def show(done: int, total: int) -> None:
-        text = f"{prefix}Completed {done}/{total} requests"
-        if _tty:
-            print("\r" + text, end="", file=sys.stderr, flush=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
-    return show
-
-
-def _end_progress() -> None:
-    if _tty:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-def _one_line(row: dict) -> str:
-    rps = row.get("requests_per_sec")
-    parts = [row["status"]]
-    if rps is not None:
-        parts.append(f"{rps:,.1f} req/s")
-    if row.get("p99_ms") is not None:
-        parts.append(f"p99 {row['p99_ms']:.2f} ms")
-    if row.get("client_bound"):
-        parts.append(f"client-bound: {row['engine']} used {row['client_cpu_pct']:.0f}% of a core, "
-                     "so the load generator, not the server, was the limit")
-    if row.get("error"):
-        parts.append(row["error"])
-    return ", ".join(parts)
