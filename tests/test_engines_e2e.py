@@ -50,6 +50,9 @@ class PythonEngine(TempDirTestCase):
         self.assertLess(hello["complete_requests"], 200)
         self.assertEqual(nope["status"], "failed")
         self.assertEqual(nope["non_2xx"], 200)
+        # The restarted server's own words about this endpoint, and only them.
+        self.assertEqual(nope["server_log_lines"], 200)
+        self.assertIn("404", nope["server_errors"][0]["line"])
 
     def test_open_loop_rate(self):
         done = run_benchmark(*demo_args(self.db, "--rate", 200, "--only", "/hello", "--json",
