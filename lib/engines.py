@@ -1,5 +1,6 @@
-"""Pick a load engine and run it: every engine hands back an EngineRun whose
-LoadResult looks the same, so nothing after this cares who measured."""
+"""Pick a load engine, refuse up front an endpoint it cannot measure, and run
+it: every engine hands back an EngineRun whose LoadResult looks the same, so
+nothing after this cares who measured."""
 from __future__ import annotations
 
 import resource
