@@ -18,15 +18,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
 from lib import engines, options, report, runner  # noqa: E402
-from lib.cliargs import EXIT_USAGE  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
 from lib.environment import describe  # noqa: E402
-from lib.suite import SuiteError, find_suite, load_suite  # noqa: E402
+from lib.errors import BenchError  # noqa: E402
+from lib.suite import find_suite, load_suite  # noqa: E402
 from lib.workspace import (WorkspaceError, bazel_build, check_binary, find_workspace,  # noqa: E402
                            git_info, is_hbf_checkout, pod_binary)
 
 STANDIN = HERE / "lib" / "standin.py"
-REFUSALS = (options.UsageError, SuiteError, WorkspaceError, engines.EngineError, DbError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
-        check_steps(suite, args)
+        check_steps(suite, args, engine)
         db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         db = open_db(db_path)
-    except REFUSALS as exc:
+    except BenchError as exc:  # a refusal: one line, nothing started or written
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
 
     engine_version = engines.version(engine)
     commit, branch = git_info(workspace)
@@ -113,9 +112,11 @@ def baseline_side(args, run_row: dict) -> runner.BaselineSide:
     return runner.BaselineSide([binary] if binary else None, server_args, row)
 
 
-def check_steps(suite, args) -> None:
-    """An endpoint's own request count must cover every concurrency level."""
+def check_steps(suite, args, engine: str) -> None:
+    """The engine must be able to measure every endpoint, and an endpoint's
+    own request count must cover every concurrency level."""
     for endpoint in suite.endpoints:
+        engines.check_endpoint(engine, endpoint)
         requests = endpoint.requests or args.requests
         for level in ([endpoint.concurrency] if endpoint.concurrency else args.concurrency):
             if level > requests:

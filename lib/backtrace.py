@@ -8,7 +8,8 @@ import shutil
 from dataclasses import replace
 
 from lib import engines
-from lib.server import HbfServer, ServerError, choose_port, start_servers, stop_servers
+from lib.console import say
+from lib.server import HbfServer, ServerError, choose_port, health_ok, start_servers, stop_servers
 
 GDB_STARTUP_TIMEOUT_S = 60.0  # gdb loads symbols before the server starts
 GDB_EXIT_TIMEOUT_S = 30.0  # after the crash: print backtraces, then exit
@@ -32,7 +33,6 @@ def gdb_wrapper(gdb: str) -> list[str]:
 def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: int) -> str | None:
     """Returns gdb's backtrace text (also written next to the logs), or None
     with a message on stderr when gdb is missing or the crash did not recur."""
-    from lib.runner import say
     gdb = shutil.which("gdb")
     if gdb is None:
         say("--backtrace: gdb is not installed (apt-get install gdb); keeping going without a backtrace")
@@ -77,5 +77,4 @@ def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: i
 
 def _inferior_alive(server: HbfServer) -> bool:
     """gdb stays alive after the inferior crashes; /health tells if HBF still answers."""
-    from lib.server import health_ok
     return health_ok(server.port, timeout=0.5)

@@ -1,5 +1,6 @@
-"""Pick a load engine and run it: every engine hands back an EngineRun whose
-LoadResult looks the same, so nothing after this cares who measured."""
+"""Pick a load engine, refuse up front an endpoint it cannot measure, and run
+it: every engine hands back an EngineRun whose LoadResult looks the same, so
+nothing after this cares who measured."""
 from __future__ import annotations
 
 import resource
@@ -8,11 +9,12 @@ import time
 
 from lib import ab
 from lib.ab import EngineRun
+from lib.errors import BenchError
 
 ENGINES = ("auto", "ab", "python", "wrk")
 
 
-class EngineError(Exception):
+class EngineError(BenchError):
     """The chosen engine cannot run here; the message says how to fix it."""
 
 
@@ -33,6 +35,16 @@ def resolve(name: str) -> str:
         if wrk.wrk_version() is None:
             raise EngineError("wrk is not installed: `apt-get install wrk`, or pass --engine ab|python")
     return name
+
+
+def check_endpoint(engine: str, endpoint) -> None:
+    """Refuse, before anything starts, an endpoint the engine cannot measure
+    (wrk and HEAD): the engine itself would only refuse it mid-run."""
+    if engine == "wrk":
+        from lib import wrk
+        reason = wrk.unsupported(endpoint.method)
+        if reason:
+            raise EngineError(f"endpoint {endpoint.name!r}: {reason}")
 
 
 def version(name: str) -> str | None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The percentiles the tool stores and shows. 100 is the longest request.
-REPORTED_PERCENTILES = (50, 90, 95, 99, 100)
-
 
 @dataclass
 class LoadResult:

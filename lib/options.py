@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lib.cliargs import OneLineParser, whole_number
+from lib.errors import BenchError
 from lib.workspace import BUILD_MODES, POD_NAME
 
 DEFAULT_REQUESTS = 1000
@@ -17,7 +18,7 @@ MAX_CONCURRENCY = 20000  # ab's own limit
 MAX_NOTES = 10_000
 
 
-class UsageError(Exception):
+class UsageError(BenchError):
     """Bad input: exit 2 with this one line."""
 
 

@@ -24,30 +24,26 @@ How it works
 
 Threads, asyncio or one epoll loop: measured
 --------------------------------------------
-The same closed loop written four ways: 5000 GET /hello, concurrency 10, no
-keep-alive, against nginx 1.22 (one worker) on the 2-core development machine,
-runs alternated with ab, median of 5 (req/s), and the client's CPU time per
-request (user + system, which does not depend on what else the machine runs):
-
-    engine                                   req/s    client CPU per request
-    asyncio streams (open_connection)        2,640
-    asyncio, loop.sock_connect/sock_recv     3,665
-    threads + blocking sockets               7,441    ~166 us
-    one epoll loop, non-blocking (this)      8,904    ~108 us
-    ab -n 5000 -c 10 (C, for scale)         10,644     ~92 us
-    keep-alive: this 32,802 vs ab -k 34,578 (~35 us vs ~22 us CPU per request)
+The same closed loop was written four ways and measured against nginx (one
+worker), no keep-alive, runs alternated with ab, in req/s and in the client's
+CPU time per request (user + system, which does not depend on what else the
+machine runs). From slowest to fastest: asyncio streams (open_connection),
+asyncio's loop.sock_connect/sock_recv, threads with blocking sockets, then one
+epoll loop (this module), the closest to ab in both figures, also with
+keep-alive. The figures belong with the machine they were measured on, in the
+README.
 
 Threads beat asyncio: a blocking call is one system call with the GIL released,
 while asyncio adds an epoll round and several Python callbacks per step. But
 ten threads fight over the GIL: every connect/send/recv/close hands it over
 (about 10 context switches per request in the first, threaded version of this
-module, which reached only half of ab). One thread driving epoll directly has
+module, which fell well short of ab). One thread driving epoll directly has
 no GIL hand-offs and few Python steps per request, and keeps stopping,
 timeouts and the open-loop schedule simple (everything happens in one thread).
 Against a slow server every engine measures the server: against Python's
-ThreadingHTTPServer this engine and ab are level (about 2,000 req/s; 4,600 vs
-5,100 with keep-alive). A one-thread client is more sensitive than ab to other
-busy processes on the same cores; compare runs made on a quiet machine.
+ThreadingHTTPServer this engine and ab are level without keep-alive and close
+with it. A one-thread client is more sensitive than ab to other busy
+processes on the same cores; compare runs made on a quiet machine.
 
 Counting, like ab -l
 --------------------
@@ -122,6 +118,7 @@ import time
 from _socket import socket as _new_socket  # the C type: no Python-level __init__/close
 from urllib.parse import urlsplit
 
+from lib.errors import BenchError
 from lib.loadresult import LoadResult
 
 __all__ = ["run_load", "LoadError", "nearest_rank_percentiles", "MAX_CONSECUTIVE_FAILURES"]
@@ -135,7 +132,7 @@ _MAX_HEAD = 1 << 20  # a header block larger than this is malformed
 _CONNECTING, _SENDING, _READING, _IDLE = range(4)
 
 
-class LoadError(ValueError):
+class LoadError(BenchError, ValueError):
     """Bad arguments (URL, counts); raised before anything is sent."""
 
 

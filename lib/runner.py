@@ -1,52 +1,50 @@
-"""One benchmark run, top to bottom.
+"""One benchmark run, top to bottom: the orchestration.
 
     create the run row (status running)
     build HBF if asked            -> lib/workspace.py
     start the servers             -> lib/server.py
     for each endpoint (and concurrency level):
-        warm up, then measure `repeat` samples   -> lib/engines.py
+        measure it on its server  -> lib/measure.py (warmup, samples, engines)
         (--side-by-side: a baseline's servers too, samples alternating)
-        classify: ok / failed / crashed / timeout, restart a dead server
+        restart a server that died or hung; a crash's backtrace -> lib/backtrace.py
         commit the endpoint's row and samples    -> lib/db.py
     stop the servers (always), set the run's final status
+
+What a load run means (ok / failed / crashed / timeout, medians) is
+lib/results.py's; what is printed on the way, lib/console.py's.
 
 Ctrl-C and SIGTERM become an `Interrupted` exception (lib/interrupts.py), so
 the same `finally` that stops the servers runs on every path out. Later
 signals are only reported, so a second Ctrl-C cannot cut the cleanup short;
 while a process is being spawned or the run's row written, the exception
-waits until that is done.
+waits until that is done. A refusal (lib/errors.py BenchError) of the
+server, the build, the database or an engine ends the run as `failed` with
+its one line.
+
+benchmark.py uses RunPlan, BaselineSide, execute and default_warmup.
 """
 from __future__ import annotations
 
 import signal
-import statistics
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from lib import engines, procstats
+from lib.backtrace import capture_for
+from lib.console import one_line, say
+from lib.db import Database, DbError
+from lib.errors import BenchError
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
-from lib.db import Database, DbError, dumps
-from lib.server import (HbfServer, ServerError, choose_port, describe_exit, health_ok, port_is_free,
-                        signal_name, start_servers, stop_servers)
+from lib.measure import EndpointMeasurement, base_row, default_warmup, now_iso
+from lib.server import (HbfServer, ServerError, choose_port, describe_exit, port_is_free,
+                        start_servers, stop_servers)
 from lib.suite import Endpoint, Suite
-from lib.workspace import WorkspaceError
 
-# ab is single-threaded: above this share of one core, ab itself was the limit.
-CLIENT_BOUND_CPU_PCT = 80.0
+__all__ = ["BaselineSide", "RunPlan", "Outcome", "execute", "default_warmup"]
+
 MAX_RESTARTS_PER_SERVER = 3
-DISTINCT_LOG_LINES = 5
-
-
-def default_warmup(requests: int, concurrency: int) -> int:
-    """One request per connection slot, at least 10: enough to take HBF's
-    lazy set-up, SQLite's page cache and the TCP paths once. HBF builds a fresh
-    QuickJS runtime per request, so there is no JIT to warm and more warmup only
-    costs time (the file listing takes ~45 ms a request on a real build)."""
-    return min(requests, max(10, concurrency))
 
 
 @dataclass
@@ -135,18 +133,10 @@ BASELINE_PORT_OFFSET = 2
 RENEW_GRACE_S = 1.0
 
 
-def say(message: str) -> None:
-    print(f"hbf-bench: {message}", file=sys.stderr, flush=True)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
 def execute(plan: RunPlan, db: Database) -> Outcome:
     """Run the plan, storing as it goes. Never raises for faults of the
-    server, the build or the database: they end up in the Outcome (the
-    candidate's, with the baseline's attached in a side-by-side run)."""
+    server, the build, the database or the engine: they end up in the Outcome
+    (the candidate's, with the baseline's attached in a side-by-side run)."""
     started = time.monotonic()
     arms: list[Arm] = []
     with signals_as_exceptions():
@@ -164,10 +154,10 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             _end_all(arms, "interrupted", 128 + stop.signum,
                      f"interrupted by {signal.Signals(stop.signum).name}")
             stop_servers(_servers(arms), grace=2.5)
-        except (ServerError, WorkspaceError, engines.EngineError, DbError) as exc:
+        except BenchError as exc:  # a refusal of the server, build, database or engine
             if not arms:
                 raise  # no run row to record it in
-            _end_all(arms, "failed", 2, str(exc))
+            _end_all(arms, "failed", exc.exit_code, str(exc))
         except Exception as exc:  # a bug of ours: record it, then let it surface
             if not arms:
                 raise
@@ -290,7 +280,7 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
                 if plan.urls is not None and slot.url is None:
                     continue  # skipped dev endpoints of a --url run: said once already
                 say(f"{label}{side}: not measured: {slot.down}")
-                row = _base_row(endpoint, requests, concurrency, plan)
+                row = base_row(endpoint, requests, concurrency, plan)
                 row.update(status="failed", error=f"not measured: {slot.down}")
                 db.add_result(arm.outcome.run_id, row)
                 continue
@@ -304,19 +294,19 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         for arm, measurement in measurements:
             row, samples = measurement.finish()
             result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
-            say(f"{label}{f' ({arm.side})' if arm.side else ''}: {_one_line(row)}")
+            say(f"{label}{f' ({arm.side})' if arm.side else ''}: {one_line(row)}")
             if row["status"] in ("crashed", "timeout"):
                 _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
 
 
-def interleave(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
+def interleave(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:
     """Warm up, then take `repeat` samples. Side by side, the samples go in
     ABBA order (baseline, candidate, candidate, baseline, ...) so a machine
     that slowly gets busier or quieter weighs on both sides alike, and every
     sample gets fresh server processes (as pyperf spreads a benchmark over
     many worker processes): two processes of one binary can differ by
     several percent for as long as they live, a bias alternation alone
-    cannot cancel (6-12% measured between two stand-ins on this VM)."""
+    cannot cancel (the README gives the figure measured for two stand-ins)."""
     fresh = len(measurements) > 1
     for measurement in measurements:
         measurement.fresh_servers = fresh
@@ -342,7 +332,7 @@ def _stop_until_needed(slot: Slot) -> None:
     slot.needs_restart = True
 
 
-def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> None:
+def _renew_servers(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:
     """New processes for these measurements' servers, on the same ports when free."""
     servers = [m.slot.server for m in measurements if m.slot.server is not None]
     stop_servers(servers, grace=RENEW_GRACE_S)
@@ -361,7 +351,7 @@ def _renew_servers(plan: RunPlan, measurements: list["EndpointMeasurement"]) -> 
         measurement.slot.url = measurement.slot.server.url
 
 
-def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: "EndpointMeasurement",
+def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: EndpointMeasurement,
                          row: dict, result_id: int, outcome: Outcome) -> None:
     slot = measurement.slot
     if slot.server is None:
@@ -371,242 +361,10 @@ def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: "EndpointMeas
         return
     _stop_until_needed(slot)
     if row["status"] == "crashed" and plan.backtrace:
-        from lib.backtrace import capture_for
         backtrace = capture_for(plan, slot, measurement.endpoint, measurement.requests,
                                 measurement.concurrency, outcome.run_id)
         if backtrace:
             db.set_backtrace(result_id, backtrace)
-
-
-def _base_row(endpoint: Endpoint, requests: int, concurrency: int, plan: RunPlan) -> dict:
-    return {
-        "category": endpoint.category, "endpoint": endpoint.name,
-        "requests": requests, "concurrency": concurrency,
-        "method": endpoint.method, "path": endpoint.path, "server": endpoint.server,
-        "engine": plan.engine, "engine_version": plan.engine_version,
-        "keepalive": int(plan.keepalive), "started_at": now_iso(),
-    }
-
-
-class EndpointMeasurement:
-    """One endpoint on one server: warm up, take samples, classify, and hand
-    back the result row (medians of the samples) and the samples."""
-
-    def __init__(self, plan: RunPlan, slot: Slot, endpoint: Endpoint, requests: int,
-                 concurrency: int) -> None:
-        self.plan, self.slot, self.endpoint = plan, slot, endpoint
-        self.requests, self.concurrency = requests, concurrency
-        self.row = _base_row(endpoint, requests, concurrency, plan)
-        self.log_start = slot.server.log_size() if slot.server else 0
-        self.samples: list[dict] = []
-        self.last_result = None
-        self.status, self.error, self.crash = "ok", None, None
-        self.stopped = False  # crashed, hung, or the load generator gave up: no more samples
-        self.fresh_servers = False  # a new server process for every sample (side by side)
-
-    @property
-    def url(self) -> str:
-        return self.slot.url + self.endpoint.path  # a renewed server may have a new port
-
-    def server_lost(self, error: str) -> None:
-        """The server could not be renewed: no more samples, and the slot is restarted later."""
-        if _SEVERITY["failed"] > _SEVERITY[self.status]:
-            self.status, self.error = "failed", error
-        self.stopped = True
-        self.slot.needs_restart = True
-
-    def warm_up(self) -> None:
-        if self.stopped:
-            return
-        plan = self.plan
-        warmup = (default_warmup(self.requests, self.concurrency) if plan.warmup is None
-                  else min(plan.warmup, self.requests))
-        self.row["warmup_requests"] = warmup
-        if not warmup:
-            return
-        run = engines.run(plan.engine, self.url, self.endpoint, requests=warmup,
-                          concurrency=min(self.concurrency, warmup), timeout_s=plan.request_timeout,
-                          keepalive=plan.keepalive)
-        status, error, crash = classify(run, self.slot, warmup, self.endpoint)
-        if status in ("crashed", "timeout"):  # nothing left to measure
-            self.status, self.error, self.crash = status, f"during warmup: {error}", crash
-            self.stopped = True
-        # Failed answers during warmup show up in the samples too: judged there.
-
-    def take_sample(self, number: int) -> None:
-        if self.stopped:
-            return
-        plan, server = self.plan, self.slot.server
-        side = f"{server.side} " if server and server.side else ""
-        before = procstats.snapshot(server.pid) if server else None
-        run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
-                          concurrency=self.concurrency, timeout_s=plan.request_timeout,
-                          keepalive=plan.keepalive, rate=plan.rate,
-                          progress=_progress_printer(side, number, plan.repeat))
-        after = procstats.snapshot(server.pid) if server else None
-        _end_progress()
-        status, error, crash = classify(run, self.slot, self.requests, self.endpoint)
-        self.last_result = run.result
-        self.samples.append(_sample(run, before, after))
-        # The endpoint's status is its worst sample's: a later good sample
-        # does not hide a failed one.
-        if _SEVERITY[status] > _SEVERITY[self.status]:
-            self.status, self.error, self.crash = status, error, crash
-        if status in ("crashed", "timeout") or (status == "failed" and not run.result.finished):
-            self.stopped = True  # the server is gone, or the load generator gave up
-
-    def finish(self) -> tuple[dict, list[dict]]:
-        row = self.row
-        row.update(_aggregate(self.samples, same_process=not self.fresh_servers))
-        if self.last_result is not None:
-            row.update(_detail(self.last_result))  # breakdowns and tables: the last sample's
-        row["sample_count"] = len(self.samples)
-        row.update(status=self.status, error=self.error, crash_signal=self.crash, finished_at=now_iso())
-        if self.slot.server:
-            _attach_log(row, self.slot.server, self.log_start, crashed=self.status == "crashed")
-        return row, self.samples
-
-
-_SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
-
-
-def classify(run, slot: Slot, requests: int, endpoint: Endpoint) -> tuple[str, str | None, str | None]:
-    """(status, error, crash signal) of one load run."""
-    result = run.result
-    server = slot.server
-    if server is not None:
-        # A server that dies may take a moment to be reaped (a core dump being
-        # written): when the connection itself went away, give it a few seconds.
-        lost = not result.finished and any(word in (result.error or "").lower()
-                                           for word in ("reset", "refused", "broken"))
-        died = not server.alive() or (not result.finished
-                                      and server.wait_exit(5.0 if lost else 0.5) is not None)
-        if died:
-            code = server.proc.returncode
-            return ("crashed", f"{slot.name} server {describe_exit(code)} after "
-                    f"{result.complete_requests} of {requests} requests"
-                    + (f" ({result.error})" if result.error else ""), signal_name(code))
-    elif not result.finished and not _url_healthy(slot.url) and "timeout" not in (result.error or "").lower():
-        return ("crashed", f"server at {slot.url} stopped answering after {result.complete_requests}"
-                f" of {requests} requests" + (f" ({result.error})" if result.error else ""), None)
-    if not result.finished:
-        error = result.error or "the load generator stopped early"
-        if "timeout" in error.lower() or "70007" in error:
-            return "timeout", (f"no answer within the request timeout after {result.complete_requests}"
-                               f" of {requests} requests ({error})"), None
-        return "failed", error, None
-    problems = []
-    expect_non_2xx = bool(endpoint.expect_status) and all(not 200 <= s < 300 for s in endpoint.expect_status)
-    if expect_non_2xx:
-        if result.non_2xx != result.complete_requests:
-            problems.append(f"{result.complete_requests - result.non_2xx} answers were 2xx, "
-                            f"expected {'/'.join(map(str, endpoint.expect_status))}")
-    elif result.non_2xx:
-        problems.append(f"{result.non_2xx} non-2xx answers")
-    other_failures = result.failed_requests - (result.failed_length if result.non_2xx else 0)
-    if other_failures > 0:
-        kinds = ", ".join(f"{n} {k}" for k, n in (
-            ("connect", result.failed_connect), ("receive", result.failed_receive),
-            ("length", result.failed_length), ("exception", result.failed_exceptions)) if n)
-        problems.append(f"{result.failed_requests} failed requests ({kinds or 'no breakdown'})")
-    if result.complete_requests < requests:
-        problems.append(f"only {result.complete_requests} of {requests} requests completed")
-    if problems:
-        return "failed", "; ".join(problems), None
-    return "ok", None, None
-
-
-def _url_healthy(url: str) -> bool:
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    return health_ok(parts.port or 80, host=parts.hostname or "127.0.0.1")
-
-
-def _sample(run, before, after) -> dict:
-    result = run.result
-    cpu_pct = (100.0 * run.client_cpu_s / run.wall_s) if run.client_cpu_s is not None and run.wall_s > 0 else None
-    return {
-        "time_taken": result.time_taken_s, "requests_per_sec": result.requests_per_sec,
-        "time_per_request": result.time_per_request_ms, "transfer_rate": result.transfer_rate_kbps,
-        "complete_requests": result.complete_requests, "failed_requests": result.failed_requests,
-        "non_2xx": result.non_2xx, "p50_ms": result.p50_ms, "p90_ms": result.p90_ms,
-        "p95_ms": result.p95_ms, "p99_ms": result.p99_ms, "max_ms": result.max_ms,
-        "server_cpu_us_per_req": procstats.cpu_us_per_request(before, after, result.complete_requests),
-        "server_rss_kb_before": before.rss_kb if before else None,
-        "server_rss_kb_after": after.rss_kb if after else None,
-        "server_rss_kb_peak": after.hwm_kb if after else None,
-        "client_cpu_pct": round(cpu_pct, 1) if cpu_pct is not None else None,
-        "client_bound": int(cpu_pct >= CLIENT_BOUND_CPU_PCT) if cpu_pct is not None else None,
-    }
-
-
-_MEDIAN_FIELDS = ("time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
-                  "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_us_per_req",
-                  "client_cpu_pct")
-
-
-def _aggregate(samples: list[dict], same_process: bool = True) -> dict:
-    """The result row holds the median of each figure over its samples, so a
-    single-row reader (and the bash tool's SQL) sees a robust value. RSS
-    growth spans all samples of one server process; with a fresh process
-    per sample it is the largest growth within one sample."""
-    def median_of(name):
-        values = [s[name] for s in samples if s.get(name) is not None]
-        return statistics.median(values) if values else None
-
-    row = {name: median_of(name) for name in _MEDIAN_FIELDS}
-    rates = [s["requests_per_sec"] for s in samples if s.get("requests_per_sec") is not None]
-    row["rps_min"] = min(rates) if rates else None
-    row["rps_max"] = max(rates) if rates else None
-    # Counts: a typical sample's completions, but the worst sample's failures,
-    # so a failure in any sample shows in the row.
-    row["complete_requests"] = int(statistics.median_low(
-        [s["complete_requests"] or 0 for s in samples])) if samples else 0
-    row["failed_requests"] = max((s["failed_requests"] or 0 for s in samples), default=0)
-    row["non_2xx"] = max((s["non_2xx"] or 0 for s in samples), default=0)
-    befores = [s["server_rss_kb_before"] for s in samples if s.get("server_rss_kb_before") is not None]
-    afters = [s["server_rss_kb_after"] for s in samples if s.get("server_rss_kb_after") is not None]
-    peaks = [s["server_rss_kb_peak"] for s in samples if s.get("server_rss_kb_peak") is not None]
-    row["server_rss_kb_before"] = befores[0] if befores else None
-    row["server_rss_kb_after"] = afters[-1] if afters else None
-    row["server_rss_kb_peak"] = max(peaks) if peaks else None
-    if same_process:
-        row["server_rss_kb_growth"] = (afters[-1] - befores[0]) if befores and afters else None
-    else:
-        growths = [s["server_rss_kb_after"] - s["server_rss_kb_before"] for s in samples
-                   if s.get("server_rss_kb_before") is not None and s.get("server_rss_kb_after") is not None]
-        row["server_rss_kb_growth"] = max(growths) if growths else None
-    bound = [s["client_bound"] for s in samples if s.get("client_bound") is not None]
-    row["client_bound"] = int(sum(bound) * 2 > len(bound)) if bound else None
-    return row
-
-
-def _detail(result) -> dict:
-    """Figures of the last sample that have no median (breakdowns, tables)."""
-    return {
-        "time_per_request_all": result.time_per_request_all_ms,
-        "failed_connect": result.failed_connect, "failed_receive": result.failed_receive,
-        "failed_length": result.failed_length, "failed_exceptions": result.failed_exceptions,
-        "write_errors": result.write_errors,
-        "connection_times": dumps(result.connection_times),
-        "percentiles_source": result.percentiles_source,
-    }
-
-
-def _attach_log(row: dict, server: HbfServer, start: int, crashed: bool) -> None:
-    """What the server wrote while this endpoint ran: how many lines, and the
-    first few distinct ones, so a failure comes with the server's own words."""
-    text = server.log_between(start)
-    lines = [l.rstrip() for l in text.splitlines() if l.strip() and not l.startswith("--- hbf-bench")]
-    counts: dict[str, int] = {}
-    for line in lines:
-        key = line[:400]
-        if key in counts or len(counts) < DISTINCT_LOG_LINES:
-            counts[key] = counts.get(key, 0) + 1
-    row["server_log_lines"] = len(lines)
-    row["server_errors"] = dumps([{"line": k, "count": n} for k, n in counts.items()])
-    if crashed:
-        row["server_log_tail"] = server.log_tail(20)
 
 
 def _revive_if_dead(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
@@ -643,38 +401,3 @@ def _restart(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:
         outcome.events.append(slot.down)
         return
     slot.url = server.url
-
-
-_tty = sys.stderr.isatty()
-
-
-def _progress_printer(side: str, sample: int, repeat: int):
-    prefix = f"  {side}sample {sample}/{repeat}: " if repeat > 1 else f"  {side}"
-
-    def show(done: int, total: int) -> None:
-        text = f"{prefix}Completed {done}/{total} requests"
-        if _tty:
-            print("\r" + text, end="", file=sys.stderr, flush=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
-    return show
-
-
-def _end_progress() -> None:
-    if _tty:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-def _one_line(row: dict) -> str:
-    rps = row.get("requests_per_sec")
-    parts = [row["status"]]
-    if rps is not None:
-        parts.append(f"{rps:,.1f} req/s")
-    if row.get("p99_ms") is not None:
-        parts.append(f"p99 {row['p99_ms']:.2f} ms")
-    if row.get("client_bound"):
-        parts.append(f"client-bound: {row['engine']} used {row['client_cpu_pct']:.0f}% of a core, "
-                     "so the load generator, not the server, was the limit")
-    if row.get("error"):
-        parts.append(row["error"])
-    return ", ".join(parts)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.errors import BenchError
 from lib.interrupts import deferred
 
 HOST = "127.0.0.1"
@@ -26,7 +27,7 @@ READY_POLL_S = 0.02
 STOP_GRACE_S = 5.0
 
 
-class ServerError(Exception):
+class ServerError(BenchError):
     """A server that would not start or answer; the message carries its log's tail."""
 
 
@@ -220,7 +221,7 @@ def listening_inodes(port: int) -> set[int] | None:
     """Socket inodes listening on `port` (any address, IPv4 and IPv6), asked
     of the kernel through sock_diag netlink: it returns only listeners, where
     /proc/net/tcp lists every TIME_WAIT left by earlier load (tens of
-    thousands of lines, ~100 ms to read). None when netlink is unavailable."""
+    thousands of lines, slow to read). None when netlink is unavailable."""
     inodes: set[int] = set()
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4) as nl:  # NETLINK_SOCK_DIAG
@@ -320,8 +321,8 @@ def start_servers(servers: list[HbfServer], timeout: float) -> None:
 
 
 def stop_servers(servers: list[HbfServer], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM all at once, then wait for all: HBF needs ~1.7 s to exit, so
-    stopping them in parallel halves the wait."""
+    """SIGTERM all at once, then wait for all: HBF takes a while to exit,
+    so stopping them in parallel halves the wait."""
     for server in servers:
         server.send(signal.SIGTERM)
     for server in servers:

@@ -13,6 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lib.errors import BenchError
+
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 DEFAULT_SUITE = SUITES_DIR / "hbf-test-pod.toml"
 
@@ -27,7 +29,7 @@ _ENDPOINT_KEYS = {
 _CATEGORY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class SuiteError(ValueError):
+class SuiteError(BenchError, ValueError):
     """A suite file that cannot be used; the message names file, entry and problem."""
 
 

@@ -58,8 +58,9 @@ There are no "connect"/"waiting" connection-time rows (wrk does not measure
 them); "total" comes from wrk's latency statistics.
 
 HEAD is refused (WrkError): wrk's parser would wait for the body a HEAD answer
-never has. wrk only ever connects where the URL points; callers restrict URLs
-to loopback.
+never has. `unsupported(method)` holds that rule; lib/engines.py asks it before
+a run starts, so such an endpoint is refused before any server is. wrk only
+ever connects where the URL points; callers restrict URLs to loopback.
 """
 from __future__ import annotations
 
@@ -75,17 +76,19 @@ import tempfile
 import time
 from urllib.parse import urlsplit
 
+from lib.errors import BenchError
+from lib.interrupts import deferred
 from lib.loadresult import LoadResult
 
-__all__ = ["WrkError", "wrk_path", "wrk_version", "build_lua_script", "build_wrk_command",
-           "pick_threads", "run_wrk", "parse_wrk_output"]
+__all__ = ["WrkError", "wrk_path", "wrk_version", "unsupported", "build_lua_script",
+           "build_wrk_command", "pick_threads", "run_wrk", "parse_wrk_output"]
 
 MARK = "HBF-WRK"
 DEFAULT_CEILING_S = 3600
 STALL_PROBE_S = 1.5
 
 
-class WrkError(ValueError):
+class WrkError(BenchError, ValueError):
     """wrk cannot run this (not installed, bad arguments)."""
 
 
@@ -105,6 +108,14 @@ def wrk_version() -> str | None:
         return None
     m = re.search(r"^wrk\s+(\S+)", out.stdout + out.stderr, re.M)
     return m.group(1) if m else None
+
+
+def unsupported(method: str) -> str | None:
+    """Why wrk cannot measure requests of this method, or None when it can."""
+    if method.upper() == "HEAD":
+        return ("wrk cannot measure HEAD (it waits for a body that never comes); "
+                "use the ab or python engine")
+    return None
 
 
 def pick_threads(concurrency: int, cpus: int | None = None) -> int:
@@ -402,9 +413,9 @@ def run_wrk(url: str, *, requests: int | None = None, duration_s: float | None =
     if duration_s is not None and not duration_s > 0:
         raise WrkError(f"duration_s must be positive, not {duration_s!r}")
     method = method.upper()
-    if method == "HEAD":
-        raise WrkError("wrk cannot measure HEAD (it waits for a body that never comes); "
-                       "use the ab or python engine")
+    reason = unsupported(method)
+    if reason:
+        raise WrkError(reason)
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise WrkError(f"only http:// URLs are supported, not {url!r}")
@@ -443,8 +454,7 @@ def run_wrk(url: str, *, requests: int | None = None, duration_s: float | None =
 
 
 def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress, step) -> LoadResult:
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = None
     out, err = bytearray(), bytearray()
     partial = b""
     started = time.monotonic()
@@ -458,8 +468,6 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
     next_probe = started + STALL_PROBE_S
 
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, out)
-    sel.register(proc.stderr, selectors.EVENT_READ, err)
     open_streams = 2
     signalled_at: float | None = None
 
@@ -472,6 +480,13 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
                 proc.send_signal(signal.SIGINT)
 
     try:
+        # A Ctrl-C during Popen waits until `proc` holds wrk's pid, and is
+        # raised inside this try, whose handler stops wrk.
+        with deferred():
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
         while open_streams:
             try:
                 ready = sel.select(timeout=0.1)
@@ -531,14 +546,15 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
                 proc.kill()
         proc.wait()
     except BaseException:
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         raise
     finally:
         sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
+        if proc is not None:
+            proc.stdout.close()
+            proc.stderr.close()
 
     text = out.decode("utf-8", "replace")
     err_text = err.decode("utf-8", "replace")

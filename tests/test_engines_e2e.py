@@ -50,6 +50,9 @@ class PythonEngine(TempDirTestCase):
         self.assertLess(hello["complete_requests"], 200)
         self.assertEqual(nope["status"], "failed")
         self.assertEqual(nope["non_2xx"], 200)
+        # The restarted server's own words about this endpoint, and only them.
+        self.assertEqual(nope["server_log_lines"], 200)
+        self.assertIn("404", nope["server_errors"][0]["line"])
 
     def test_open_loop_rate(self):
         done = run_benchmark(*demo_args(self.db, "--rate", 200, "--only", "/hello", "--json",
@@ -95,6 +98,24 @@ class WrkEngine(unittest.TestCase):
             self.assertEqual(result["status"], "ok", result)
             self.assertGreater(result["requests_per_sec"], 0)
             self.assertIsNotNone(result["p99_ms"])
+
+    def test_a_head_endpoint_is_refused_before_anything_starts(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            suite = Path(tmp) / "suite.toml"
+            # A GET first: the refusal must come before any endpoint is measured.
+            suite.write_text('[[endpoints]]\ncategory = "runtime"\npath = "/hello"\n'
+                             '[[endpoints]]\ncategory = "runtime"\nmethod = "HEAD"\npath = "/hello"\n')
+            db = Path(tmp) / "r.db"
+            done = run_benchmark(*demo_args(db, "--engine", "wrk", "--suite", suite,
+                                            requests=20, concurrency=2))
+            self.assertEqual(done.returncode, 2, done.stderr)
+            lines = done.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, done.stderr)
+            self.assertIn("'HEAD /hello'", lines[0])
+            self.assertIn("wrk cannot measure HEAD", lines[0])
+            self.assertEqual(done.stdout, "")
+            self.assertFalse(db.exists())  # no run written
+            self.assertFalse((Path(tmp) / "logs").exists())  # no server started
 
 
 if __name__ == "__main__":

@@ -1,0 +1,152 @@
+"""The measurement of one endpoint on one server: warm up, take the samples
+(the server's CPU and memory from /proc around each), find out whether the
+server survived each one, and hand back the result row and the samples.
+
+What the figures mean (status, medians, log summary) is lib/results.py's;
+which servers run and when they restart is lib/runner.py's.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from lib import engines, procstats, results
+from lib.console import end_progress, progress_printer
+from lib.loadresult import LoadResult
+from lib.server import HbfServer, health_ok
+from lib.suite import Endpoint
+
+
+def default_warmup(requests: int, concurrency: int) -> int:
+    """One request per connection slot, at least 10: enough to take HBF's
+    lazy set-up, SQLite's page cache and the TCP paths once. HBF builds a fresh
+    QuickJS runtime per request, so there is no JIT to warm and more warmup only
+    costs time (a lot of it on slow endpoints such as the file listing)."""
+    return min(requests, max(10, concurrency))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def base_row(endpoint: Endpoint, requests: int, concurrency: int, plan) -> dict:
+    """The columns every result row has, measured or not."""
+    return {
+        "category": endpoint.category, "endpoint": endpoint.name,
+        "requests": requests, "concurrency": concurrency,
+        "method": endpoint.method, "path": endpoint.path, "server": endpoint.server,
+        "engine": plan.engine, "engine_version": plan.engine_version,
+        "keepalive": int(plan.keepalive), "started_at": now_iso(),
+    }
+
+
+class EndpointMeasurement:
+    """One endpoint on one server: warm up, take samples, classify, and hand
+    back the result row (medians of the samples) and the samples.
+
+    `plan` is the run's RunPlan and `slot` the role's Slot (lib/runner.py).
+    The runner may give the slot a new URL between samples (a renewed server);
+    a server that cannot be renewed marks the slot for a restart."""
+
+    def __init__(self, plan, slot, endpoint: Endpoint, requests: int, concurrency: int) -> None:
+        self.plan, self.slot, self.endpoint = plan, slot, endpoint
+        self.requests, self.concurrency = requests, concurrency
+        self.row = base_row(endpoint, requests, concurrency, plan)
+        self.log_start = slot.server.log_size() if slot.server else 0
+        self.samples: list[dict] = []
+        self.last_result = None
+        self.status, self.error, self.crash = "ok", None, None
+        self.stopped = False  # crashed, hung, or the load generator gave up: no more samples
+        self.fresh_servers = False  # a new server process for every sample (side by side)
+
+    @property
+    def url(self) -> str:
+        return self.slot.url + self.endpoint.path  # a renewed server may have a new port
+
+    def server_lost(self, error: str) -> None:
+        """The server could not be renewed: no more samples, and the slot is restarted later."""
+        if results.SEVERITY["failed"] > results.SEVERITY[self.status]:
+            self.status, self.error = "failed", error
+        self.stopped = True
+        self.slot.needs_restart = True
+
+    def warm_up(self) -> None:
+        if self.stopped:
+            return
+        plan = self.plan
+        warmup = (default_warmup(self.requests, self.concurrency) if plan.warmup is None
+                  else min(plan.warmup, self.requests))
+        self.row["warmup_requests"] = warmup
+        if not warmup:
+            return
+        run = engines.run(plan.engine, self.url, self.endpoint, requests=warmup,
+                          concurrency=min(self.concurrency, warmup), timeout_s=plan.request_timeout,
+                          keepalive=plan.keepalive)
+        status, error, crash = self._classify(run.result, warmup)
+        if status in ("crashed", "timeout"):  # nothing left to measure
+            self.status, self.error, self.crash = status, f"during warmup: {error}", crash
+            self.stopped = True
+        # Failed answers during warmup show up in the samples too: judged there.
+
+    def take_sample(self, number: int) -> None:
+        if self.stopped:
+            return
+        plan, server = self.plan, self.slot.server
+        side = f"{server.side} " if server and server.side else ""
+        before = procstats.snapshot(server.pid) if server else None
+        run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
+                          concurrency=self.concurrency, timeout_s=plan.request_timeout,
+                          keepalive=plan.keepalive, rate=plan.rate,
+                          progress=progress_printer(side, number, plan.repeat))
+        after = procstats.snapshot(server.pid) if server else None
+        end_progress()
+        status, error, crash = self._classify(run.result, self.requests)
+        self.last_result = run.result
+        self.samples.append(results.sample_row(run, before, after))
+        # The endpoint's status is its worst sample's: a later good sample
+        # does not hide a failed one.
+        if results.SEVERITY[status] > results.SEVERITY[self.status]:
+            self.status, self.error, self.crash = status, error, crash
+        if results.ends_endpoint(status, run.result):
+            self.stopped = True  # the server is gone, or the load generator gave up
+
+    def finish(self) -> tuple[dict, list[dict]]:
+        row = self.row
+        row.update(results.aggregate(self.samples, same_process=not self.fresh_servers))
+        if self.last_result is not None:
+            row.update(results.detail(self.last_result))  # breakdowns and tables: the last sample's
+        row["sample_count"] = len(self.samples)
+        row.update(status=self.status, error=self.error, crash_signal=self.crash, finished_at=now_iso())
+        server = self.slot.server
+        if server:
+            # What the server wrote while this endpoint ran, in its own words.
+            row.update(results.log_summary(server.log_between(self.log_start)))
+            if self.status == "crashed":
+                row["server_log_tail"] = server.log_tail(20)
+        return row, self.samples
+
+    def _classify(self, result: LoadResult, requests: int) -> tuple[str, str | None, str | None]:
+        """Find out what became of the server, then let lib/results.py judge the run."""
+        server = self.slot.server
+        url_answers = None
+        if server is None and results.url_check_needed(result):
+            url_answers = _url_healthy(self.slot.url)
+        return results.classify(
+            result, requests, server_name=self.slot.name, expect_status=self.endpoint.expect_status,
+            server_exit_code=_exit_code_after(server, result) if server is not None else None,
+            url=self.slot.url, url_answers=url_answers)
+
+
+def _exit_code_after(server: HbfServer, result: LoadResult) -> int | None:
+    """The server's exit status if it died during this load run, else None.
+    A server that dies may take a moment to be reaped (a core dump being
+    written): when the connection itself went away, give it a few seconds."""
+    if server.alive():
+        if result.finished or server.wait_exit(5.0 if results.connection_lost(result) else 0.5) is None:
+            return None
+    return server.proc.returncode
+
+
+def _url_healthy(url: str) -> bool:
+    parts = urlsplit(url)
+    return health_ok(parts.port or 80, host=parts.hostname or "127.0.0.1")
