@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -22,8 +21,9 @@ from lib.db import DbError, open_db  # noqa: E402
 from lib.environment import describe  # noqa: E402
 from lib.errors import BenchError  # noqa: E402
 from lib.suite import find_suite, load_suite  # noqa: E402
-from lib.workspace import (WorkspaceError, bazel_build, check_binary, find_workspace,  # noqa: E402
-                           git_info, is_hbf_checkout, pod_binary)
+from lib.text import now_text  # noqa: E402
+from lib.workspace import (WorkspaceError, bazel_build, check_binary, locate,  # noqa: E402
+                           git_info, pod_binary)
 
 STANDIN = HERE / "lib" / "standin.py"
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             from lib.install import install_skill
             print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
             return 0
-        workspace = locate_workspace(args)
+        workspace, db_path = locate(args.workspace, args.db, HERE)
         suite = load_suite(find_suite(args.suite, args.pod, workspace)).select(args.only)
         if args.list_endpoints:
             print(list_endpoints(suite, args.json))
@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
         check_steps(suite, args, engine)
-        db_path = Path(args.db) if args.db else (workspace or HERE) / ".benchmark" / "results.db"
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         db = open_db(db_path)
     except BenchError as exc:  # a refusal: one line, nothing started or written
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         startup_timeout=args.startup_timeout, backtrace=args.backtrace,
         log_dir=db_path.parent / "logs",
         run_row={
-            "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"), "git_commit": commit,
+            "timestamp": now_text(), "git_commit": commit,
             "git_branch": branch, "build_mode": args.build_mode, "notes": args.notes, "pod": pod,
             "suite": suite.name, "requests": args.requests,
             "concurrency": ",".join(map(str, args.concurrency)), "repeat": args.repeat,
@@ -139,18 +138,6 @@ def resolve_baseline(ref: str, db_path: Path) -> int:
         raise options.UsageError(f"--baseline {ref!r} matches no run in {db_path}; "
                                  "use a run id from show_results.py, latest, previous or ~N")
     return baseline_id
-
-
-def locate_workspace(args) -> Path | None:
-    """--workspace must be an HBF checkout; otherwise walk up from here and
-    from this script. Only a build needs one."""
-    if args.workspace:
-        workspace = Path(args.workspace).resolve()
-        if not is_hbf_checkout(workspace):
-            raise options.UsageError(f"--workspace {args.workspace}: no MODULE.bazel declaring "
-                                     "module(name = \"hbf\") there; pass the HBF checkout's root")
-        return workspace
-    return find_workspace(Path.cwd(), HERE)
 
 
 def choose_target(args, workspace: Path | None):

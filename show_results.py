@@ -149,11 +149,11 @@ def show_run(db, args) -> None:
 
 
 def show_compare(db, args) -> None:
-    from lib import history, views
+    from lib import history, report, views
     comparison = history.compare_runs(db, *args.compare, threshold_pct=args.threshold,
                                       allow_engine_mix=args.force)
     if args.json:
-        emit(history.compare_json(comparison, args.threshold), None, True)
+        emit(report.compare_json(comparison, args.threshold), None, True)
     else:
         emit(comparison, views.render_compare, False)
 

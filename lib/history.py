@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from lib.errors import BenchError
-from lib.text import levels, timestamp_text
+from lib.text import TIMESTAMP_FORMAT, levels, timestamp_text
 
 DEFAULT_LIMIT = 10
 DEFAULT_TREND_LIMIT = 20
@@ -52,7 +52,7 @@ def parse_since(text: str) -> str:
         else:
             raise ViewError(f"--since {text!r} is not a date: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM', "
                             "today, yesterday, or an age like 12h, 7d, 2w")
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime(TIMESTAMP_FORMAT)
 
 
 def resolve_run(db, ref: str, flag: str = "--run") -> int:
@@ -149,30 +149,6 @@ def compare_runs(db, ref_a: str, ref_b: str, *, threshold_pct: float, allow_engi
     if comparison.baseline is None:  # refused (engines differ): still show which run it was
         comparison.baseline = db.run(a_id)
     return comparison
-
-
-def compare_json(comparison, threshold_pct: float) -> dict:
-    """`--compare --json`: both runs, then the comparison in the shape a run's
-    JSON has it (baseline_run_id, comparison, comparison_summary,
-    comparison_notes, verdict). The older fields (endpoints, regressed, ...)
-    stay for readers of earlier versions."""
-    from lib.report import comparison_json, comparison_verdict, endpoint_json
-    out = {"baseline": run_json(comparison.baseline), "current": run_json(comparison.run),
-           "run_id": comparison.run["run_id"], "threshold_pct": threshold_pct}
-    out.update(comparison_json(comparison))
-    out["baseline_run_id"] = comparison.baseline["run_id"]
-    summary = comparison.summary
-    out["verdict"] = comparison_verdict(comparison) if summary else "not compared"
-    out.update({
-        "differences": comparison.notes,
-        "endpoints": [endpoint_json(e) for e in comparison.endpoints.values()],
-        "only_in_baseline": summary.only_in_baseline if summary else [],
-        "only_in_current": summary.only_in_current if summary else [],
-        "geometric_mean_ratio": summary.geometric_mean_ratio if summary else None,
-        "geometric_mean_endpoints": summary.geometric_mean_endpoints if summary else 0,
-        "regressed": summary.regressed if summary else [], "improved": summary.improved if summary else [],
-    })
-    return out
 
 
 # ---------------------------------------------------------------- trend

@@ -7,7 +7,6 @@ which servers run and when they restart is lib/runner.py's.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from lib import engines, procstats, results
@@ -15,6 +14,7 @@ from lib.console import end_progress, progress_printer
 from lib.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
 from lib.suite import Endpoint
+from lib.text import now_text
 
 
 def default_warmup(requests: int, concurrency: int) -> int:
@@ -25,10 +25,6 @@ def default_warmup(requests: int, concurrency: int) -> int:
     return min(requests, max(10, concurrency))
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
 def base_row(endpoint: Endpoint, requests: int, concurrency: int, plan) -> dict:
     """The columns every result row has, measured or not."""
     return {
@@ -36,7 +32,7 @@ def base_row(endpoint: Endpoint, requests: int, concurrency: int, plan) -> dict:
         "requests": requests, "concurrency": concurrency,
         "method": endpoint.method, "path": endpoint.path, "server": endpoint.server,
         "engine": plan.engine, "engine_version": plan.engine_version,
-        "keepalive": int(plan.keepalive), "started_at": now_iso(),
+        "keepalive": int(plan.keepalive), "started_at": now_text(),
     }
 
 
@@ -116,7 +112,7 @@ class EndpointMeasurement:
         if self.last_result is not None:
             row.update(results.detail(self.last_result))  # breakdowns and tables: the last sample's
         row["sample_count"] = len(self.samples)
-        row.update(status=self.status, error=self.error, crash_signal=self.crash, finished_at=now_iso())
+        row.update(status=self.status, error=self.error, crash_signal=self.crash, finished_at=now_text())
         server = self.slot.server
         if server:
             # What the server wrote while this endpoint ran, in its own words.

@@ -123,6 +123,29 @@ def comparison_json(comparison: Comparison) -> dict:
     }
 
 
+def compare_json(comparison, threshold_pct: float) -> dict:
+    """`--compare --json`: both runs, then the comparison in the shape a run's
+    JSON has it (baseline_run_id, comparison, comparison_summary,
+    comparison_notes, verdict). The older fields (endpoints, regressed, ...)
+    stay for readers of earlier versions."""
+    out = {"baseline": run_json(comparison.baseline), "current": run_json(comparison.run),
+           "run_id": comparison.run["run_id"], "threshold_pct": threshold_pct}
+    out.update(comparison_json(comparison))
+    out["baseline_run_id"] = comparison.baseline["run_id"]
+    summary = comparison.summary
+    out["verdict"] = comparison_verdict(comparison) if summary else "not compared"
+    out.update({
+        "differences": comparison.notes,
+        "endpoints": [endpoint_json(e) for e in comparison.endpoints.values()],
+        "only_in_baseline": summary.only_in_baseline if summary else [],
+        "only_in_current": summary.only_in_current if summary else [],
+        "geometric_mean_ratio": summary.geometric_mean_ratio if summary else None,
+        "geometric_mean_endpoints": summary.geometric_mean_endpoints if summary else 0,
+        "regressed": summary.regressed if summary else [], "improved": summary.improved if summary else [],
+    })
+    return out
+
+
 def to_json(report: RunReport) -> dict:
     out = run_json(report.run)
     out["results"] = [result_json(row) for row in report.results]

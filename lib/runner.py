@@ -37,10 +37,11 @@ from lib.console import one_line, say
 from lib.db import Database, DbError
 from lib.errors import BenchError
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
-from lib.measure import EndpointMeasurement, base_row, default_warmup, now_iso
+from lib.measure import EndpointMeasurement, base_row, default_warmup
 from lib.server import (HbfServer, ServerError, choose_port, describe_exit, port_is_free,
                         start_servers, stop_servers)
 from lib.suite import Endpoint, Suite
+from lib.text import now_text
 
 __all__ = ["BaselineSide", "RunPlan", "Outcome", "execute", "default_warmup"]
 
@@ -204,7 +205,7 @@ def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
     try:
         db.update_run(outcome.run_id, status=outcome.status, exit_code=outcome.exit_code,
                       error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,
-                      finished_at=now_iso(), duration_s=round(time.monotonic() - started, 3))
+                      finished_at=now_text(), duration_s=round(time.monotonic() - started, 3))
     except DbError as exc:
         say(f"could not record the run's final status: {exc}")
         outcome.error = outcome.error or str(exc)

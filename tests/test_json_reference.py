@@ -23,7 +23,7 @@ class JsonReference(unittest.TestCase):
         ids = build_history(path)
         db = open_db(path, readonly=True)
         cls.run_json = report.to_json(report.collect(db, ids[-1]))
-        cls.compare_json = history.compare_json(
+        cls.compare_json = report.compare_json(
             history.compare_runs(db, str(ids[-2]), str(ids[-1]), threshold_pct=5.0), 5.0)
         db.close()
 
