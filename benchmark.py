@@ -77,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         })
     if args.side_by_side:
         plan.baseline_side = baseline_side(args, plan.run_row)
-    outcome = runner.execute(plan, db)
+    try:
+        outcome = runner.execute(plan, db)
+    except BenchError as exc:  # before its run row existed (the database went away): nothing stored
+        print(f"benchmark.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if outcome.error and outcome.exit_code == 2:
         print(f"benchmark.py: error: {outcome.error}", file=sys.stderr)
     try:
