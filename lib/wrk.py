@@ -74,6 +74,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from lib.errors import BenchError
@@ -141,6 +142,36 @@ def _lua_str(value: bytes | str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# `done` runs once, after every thread stopped; each thread counted in its own
+# Lua state, so it adds them up through thread:get before printing.
+_LUA_DONE_HOOK = f"""
+function done(summary, latency, requests)
+  local st, body = {{}}, 0
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses") or {{}}) do st[code] = (st[code] or 0) + n end
+    body = body + (t:get("body_bytes") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format("{MARK} summary duration_us=%d requests=%d bytes=%d body_bytes=%d " ..
+    "connect=%d read=%d write=%d status=%d timeout=%d\\n", summary.duration, summary.requests,
+    summary.bytes, body, e.connect, e.read, e.write, e.status, e.timeout))
+  local codes = {{}}
+  for code, n in pairs(st) do table.insert(codes, string.format("%d=%d", code, n)) end
+  table.sort(codes)
+  io.write("{MARK} status " .. table.concat(codes, " ") .. "\\n")
+  if summary.requests > 0 then
+    io.write(string.format("{MARK} latency_us min=%d mean=%.2f stdev=%.2f max=%d\\n",
+      latency.min, latency.mean, latency.stdev, latency.max))
+    local p = {{}}
+    for i = 0, 99 do table.insert(p, string.format("%d=%d", i, latency:percentile(i))) end
+    table.insert(p, string.format("100=%d", latency.max))
+    io.write("{MARK} percentiles_us " .. table.concat(p, " ") .. "\\n")
+  end
+  io.flush()
+end
+"""
+
+
 def build_lua_script(*, method: str = "GET", body: bytes | str | None = None,
                      content_type: str | None = None, headers: dict[str, str] | None = None,
                      keepalive: bool = True, quotas: list[int] | None = None,
@@ -155,8 +186,15 @@ def build_lua_script(*, method: str = "GET", body: bytes | str | None = None,
         lines.append(f"wrk.headers[{_lua_str(k)}] = {_lua_str(v)}")
     if not keepalive:
         lines.append('wrk.headers["Connection"] = "close"')
+    lines.append(_lua_counting_hooks(quotas, progress_step) + _LUA_DONE_HOOK)
+    return "\n".join(lines)
+
+
+def _lua_counting_hooks(quotas: list[int] | None, progress_step: int) -> str:
+    """The hooks every wrk thread runs: count answers by status and body bytes,
+    stop at the thread's quota, and say how far it got (run_wrk watches that)."""
     quota_list = ", ".join(str(q) for q in (quotas or []))
-    lines.append(f"""
+    return f"""
 local quotas = {{{quota_list}}}
 local threads = {{}}
 local made = 0
@@ -192,33 +230,7 @@ function response(status, headers, body)
     io.flush()
   end
 end
-
-function done(summary, latency, requests)
-  local st, body = {{}}, 0
-  for _, t in ipairs(threads) do
-    for code, n in pairs(t:get("statuses") or {{}}) do st[code] = (st[code] or 0) + n end
-    body = body + (t:get("body_bytes") or 0)
-  end
-  local e = summary.errors
-  io.write(string.format("{MARK} summary duration_us=%d requests=%d bytes=%d body_bytes=%d " ..
-    "connect=%d read=%d write=%d status=%d timeout=%d\\n", summary.duration, summary.requests,
-    summary.bytes, body, e.connect, e.read, e.write, e.status, e.timeout))
-  local codes = {{}}
-  for code, n in pairs(st) do table.insert(codes, string.format("%d=%d", code, n)) end
-  table.sort(codes)
-  io.write("{MARK} status " .. table.concat(codes, " ") .. "\\n")
-  if summary.requests > 0 then
-    io.write(string.format("{MARK} latency_us min=%d mean=%.2f stdev=%.2f max=%d\\n",
-      latency.min, latency.mean, latency.stdev, latency.max))
-    local p = {{}}
-    for i = 0, 99 do table.insert(p, string.format("%d=%d", i, latency:percentile(i))) end
-    table.insert(p, string.format("100=%d", latency.max))
-    io.write("{MARK} percentiles_us " .. table.concat(p, " ") .. "\\n")
-  end
-  io.flush()
-end
-""")
-    return "\n".join(lines)
+"""
 
 
 def build_wrk_command(url: str, *, duration_s: float, concurrency: int, threads: int,
@@ -257,6 +269,14 @@ def _kv(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in line.split() if "=" in part)
 
 
+class _SocketErrors(NamedTuple):
+    """wrk's "Socket errors" counts (all zero when it printed none)."""
+    connect: int = 0
+    read: int = 0
+    write: int = 0
+    timeout: int = 0
+
+
 def parse_wrk_output(text: str) -> LoadResult:
     """What wrk printed (stdout, optionally followed by stderr) -> LoadResult.
 
@@ -269,7 +289,20 @@ def parse_wrk_output(text: str) -> LoadResult:
     res = LoadResult(engine="wrk")
     m_conc = re.search(r"^\s*(\d+) threads and (\d+) connections", text, re.M)
     concurrency = int(m_conc.group(2)) if m_conc else None
+    _read_wrk_totals(res, text)
+    errors = _wrk_socket_errors(text)
+    total_row = _read_wrk_latency(res, text)
+    # Read last so that the Lua script's exact figures replace wrk's rounded ones.
+    body_bytes, errors, total_row = _read_lua_lines(res, text, errors, total_row)
+    _keep_measured_latency(res, total_row, errors.timeout)
+    _count_failures(res, errors)
+    res.html_transferred = body_bytes
+    _derive_rates(res, concurrency)
+    return res
 
+
+def _read_wrk_totals(res: LoadResult, text: str) -> None:
+    """wrk's "N requests in T, S read" line and the lines that follow it."""
     m = re.search(rf"^\s*(\d+) requests in {_NUM}(us|ms|s|m|h), {_NUM}([KMGTP]?)B read", text, re.M)
     if m:
         res.complete_requests = int(m.group(1))
@@ -277,15 +310,7 @@ def parse_wrk_output(text: str) -> LoadResult:
         res.total_transferred = _bytes(m.group(4), m.group(5))
     else:
         res.finished = False
-        complaint = [ln.strip() for ln in text.splitlines()
-                     if ln.strip() and not ln.startswith(MARK)
-                     and not re.match(r"\s*(Running|\d+ threads and)", ln)]
-        res.error = complaint[-1] if complaint else "wrk printed no summary"
-
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    connect = read = write = timeout = 0
-    if m:
-        connect, read, write, timeout = map(int, m.groups())
+        res.error = _wrk_complaint(text)
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if m:
         res.non_2xx = int(m.group(1))
@@ -296,6 +321,23 @@ def parse_wrk_output(text: str) -> LoadResult:
     if m:
         res.transfer_rate_kbps = round(_bytes(m.group(1), m.group(2)) / 1024.0, 2)
 
+
+def _wrk_complaint(text: str) -> str:
+    """Why wrk printed no summary: its last line that is neither its banner nor ours."""
+    complaint = [ln.strip() for ln in text.splitlines()
+                 if ln.strip() and not ln.startswith(MARK)
+                 and not re.match(r"\s*(Running|\d+ threads and)", ln)]
+    return complaint[-1] if complaint else "wrk printed no summary"
+
+
+def _wrk_socket_errors(text: str) -> _SocketErrors:
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return _SocketErrors(*map(int, m.groups())) if m else _SocketErrors()
+
+
+def _read_wrk_latency(res: LoadResult, text: str) -> dict[str, float]:
+    """wrk's Latency line (returned as the "total" row) and its Latency
+    Distribution table (into res.percentiles)."""
     total_row: dict[str, float] = {}
     m = re.search(rf"^\s*Latency\s+{_NUM}(us|ms|s|m|h)\s+{_NUM}(us|ms|s|m|h)\s+{_NUM}(us|ms|s|m|h)",
                   text, re.M)
@@ -315,8 +357,13 @@ def parse_wrk_output(text: str) -> LoadResult:
         res.percentiles_source = "table"
         if 50.0 in dist:
             total_row["median"] = dist[50.0]
+    return total_row
 
-    # The exact lines of run_wrk's Lua script.
+
+def _read_lua_lines(res: LoadResult, text: str, errors: _SocketErrors,
+                    total_row: dict) -> tuple[int | None, _SocketErrors, dict]:
+    """The HBF-WRK lines of the Lua `done` hook, over what wrk's own lines gave:
+    -> (body bytes or None, socket errors, the "total" row)."""
     body_bytes = None
     for line in text.splitlines():
         if not line.startswith(MARK + " "):
@@ -328,7 +375,7 @@ def parse_wrk_output(text: str) -> LoadResult:
             res.complete_requests = int(kv["requests"])
             res.total_transferred = int(kv["bytes"])
             body_bytes = int(kv["body_bytes"])
-            connect, read, write, timeout = (int(kv[k]) for k in ("connect", "read", "write", "timeout"))
+            errors = _SocketErrors(*(int(kv[k]) for k in ("connect", "read", "write", "timeout")))
         elif kind == "status":
             codes = {int(k): int(v) for k, v in _kv(rest).items()}
             res.non_2xx = sum(n for code, n in codes.items() if not 200 <= code <= 299)
@@ -346,6 +393,11 @@ def parse_wrk_output(text: str) -> LoadResult:
                 res.percentiles_source = "wrk"
                 if "min" in total_row:
                     total_row["median"] = pct.get(50.0)
+    return body_bytes, errors, total_row
+
+
+def _keep_measured_latency(res: LoadResult, total_row: dict, timeout: int) -> None:
+    """Store the "total" row, and drop latency figures that measured nothing."""
     total_row = {k: v for k, v in total_row.items() if v is not None}
     if res.complete_requests and timeout >= res.complete_requests:
         # Every answer came after --timeout: wrk recorded no latency at all and
@@ -359,12 +411,18 @@ def parse_wrk_output(text: str) -> LoadResult:
         res.percentiles = {}
         res.percentiles_source = None
 
-    res.failed_connect = connect
-    res.failed_receive = read
-    res.write_errors = write
-    res.failed_exceptions = write + timeout
-    res.failed_requests = connect + read + write + timeout
-    res.html_transferred = body_bytes
+
+def _count_failures(res: LoadResult, errors: _SocketErrors) -> None:
+    """wrk's socket errors as ab's failure counts (see the module doc)."""
+    res.failed_connect = errors.connect
+    res.failed_receive = errors.read
+    res.write_errors = errors.write
+    res.failed_exceptions = errors.write + errors.timeout
+    res.failed_requests = errors.connect + errors.read + errors.write + errors.timeout
+
+
+def _derive_rates(res: LoadResult, concurrency: int | None) -> None:
+    """The rates and per-request times, from the counts and the elapsed time."""
     done = res.complete_requests
     t = res.time_taken_s
     if done and t:
@@ -376,7 +434,6 @@ def parse_wrk_output(text: str) -> LoadResult:
         if concurrency:
             res.time_per_request_ms = round(concurrency * t * 1000.0 / done, 3)
         res.time_per_request_all_ms = round(t * 1000.0 / done, 3)
-    return res
 
 
 # ---- running ----------------------------------------------------------------
@@ -454,96 +511,18 @@ def run_wrk(url: str, *, requests: int | None = None, duration_s: float | None =
 
 
 def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress, step) -> LoadResult:
+    """Run wrk (cmd) to its end, following it with a _WrkWatch, and read what it printed."""
+    watch = _WrkWatch(host=host, port=port, nthreads=nthreads, requests=requests,
+                      ceiling=ceiling, timeout_s=timeout_s, progress=progress, step=step)
     proc = None
-    out, err = bytearray(), bytearray()
-    partial = b""
-    started = time.monotonic()
-    last_seen = [started] * (nthreads + 1)   # index = Lua thread id (1-based)
-    counts = [0] * (nthreads + 1)
-    finished_threads: set[int] = set()
-    stopped_by: str | None = None
-    interrupted = False
-    last_reported = 0
-    hard_deadline = started + ceiling + timeout_s + 30
-    next_probe = started + STALL_PROBE_S
-
     sel = selectors.DefaultSelector()
-    open_streams = 2
-    signalled_at: float | None = None
-
-    def stop_wrk(reason: str | None) -> None:
-        nonlocal stopped_by, signalled_at
-        if signalled_at is None:
-            stopped_by = reason
-            signalled_at = time.monotonic()
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-
     try:
         # A Ctrl-C during Popen waits until `proc` holds wrk's pid, and is
         # raised inside this try, whose handler stops wrk.
         with deferred():
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
-        sel.register(proc.stdout, selectors.EVENT_READ, out)
-        sel.register(proc.stderr, selectors.EVENT_READ, err)
-        while open_streams:
-            try:
-                ready = sel.select(timeout=0.1)
-            except KeyboardInterrupt:
-                interrupted = True
-                stop_wrk("interrupted")
-                continue
-            for key, _ in ready:
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
-                    continue
-                key.data.extend(chunk)
-                if key.data is out:
-                    partial += chunk
-                    *lines, partial = partial.split(b"\n")
-                    now = time.monotonic()
-                    for line in lines:
-                        if not line.startswith(MARK.encode() + b" "):
-                            continue
-                        f = line.split()
-                        if len(f) == 4 and f[1] in (b"progress", b"done"):
-                            tid, n = int(f[2]), int(f[3])
-                            if 1 <= tid <= nthreads:
-                                last_seen[tid] = now
-                                counts[tid] = n
-                                if f[1] == b"done":
-                                    finished_threads.add(tid)
-            now = time.monotonic()
-            done = sum(counts)
-            if progress is not None and requests and done // step > last_reported // step:
-                last_reported = done
-                try:
-                    progress(min(done, requests), requests)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    stop_wrk("interrupted")
-            if signalled_at is None:
-                if requests is not None and len(finished_threads) == nthreads:
-                    stop_wrk(None)  # every thread answered its share
-                else:
-                    silent = [now - last_seen[t] for t in range(1, nthreads + 1)
-                              if t not in finished_threads]
-                    worst = max(silent, default=0.0)
-                    if worst >= timeout_s + 1.0:
-                        stop_wrk(f"timeout: no answer within {timeout_s:g} s (wrk stopped by hbf-bench)")
-                    elif worst >= STALL_PROBE_S and now >= next_probe and proc.poll() is None:
-                        next_probe = now + STALL_PROBE_S
-                        if _refused(host, port):
-                            stop_wrk("connection refused (the server stopped answering during "
-                                     "the run; wrk stopped by hbf-bench)")
-            elif now - signalled_at > 10 and proc.poll() is None:
-                proc.kill()
-            if now > hard_deadline and proc.poll() is None:
-                stopped_by = stopped_by or "wrk did not finish in time"
-                proc.kill()
+        watch.follow(proc, sel)
         proc.wait()
     except BaseException:
         if proc is not None and proc.poll() is None:
@@ -555,24 +534,146 @@ def _drive(cmd, *, host, port, nthreads, requests, ceiling, timeout_s, progress,
         if proc is not None:
             proc.stdout.close()
             proc.stderr.close()
+    return watch.result(proc.returncode)
 
-    text = out.decode("utf-8", "replace")
-    err_text = err.decode("utf-8", "replace")
-    res = parse_wrk_output(text + ("\n" + err_text if err_text.strip() else ""))
-    if proc.returncode not in (0, None) and res.finished:
-        res.finished = False
-        res.error = err_text.strip() or f"wrk exited with status {proc.returncode}"
-    if stopped_by:
-        res.finished = False
-        res.error = stopped_by
-        if stopped_by.startswith("timeout"):
-            res.failed_exceptions += 1
-            res.failed_requests += 1
-    if interrupted:
-        res.finished = False
-        res.error = "interrupted"
-    if progress is not None and requests:
-        done = min(res.complete_requests, requests)  # a thread may answer a few more than its share
-        if done != min(last_reported, requests):
-            progress(done, requests)
-    return res
+
+class _WrkWatch:
+    """One wrk run as _drive follows it: what wrk printed, how far each Lua
+    thread got, and why (if at all) hbf-bench stopped wrk."""
+
+    def __init__(self, *, host, port, nthreads, requests, ceiling, timeout_s, progress, step):
+        self.host, self.port = host, port
+        self.nthreads = nthreads
+        self.requests = requests
+        self.timeout_s = timeout_s
+        self.progress = progress
+        self.step = step
+        self.proc = None
+        self.out, self.err = bytearray(), bytearray()
+        self.partial = b""
+        started = time.monotonic()
+        self.last_seen = [started] * (nthreads + 1)   # index = Lua thread id (1-based)
+        self.counts = [0] * (nthreads + 1)
+        self.finished_threads: set[int] = set()
+        self.stopped_by: str | None = None
+        self.interrupted = False
+        self.last_reported = 0
+        self.hard_deadline = started + ceiling + timeout_s + 30
+        self.next_probe = started + STALL_PROBE_S
+        self.signalled_at: float | None = None
+
+    def follow(self, proc, sel) -> None:
+        """Read wrk's stdout and stderr until it closes both, watching it meanwhile."""
+        self.proc = proc
+        sel.register(proc.stdout, selectors.EVENT_READ, self.out)
+        sel.register(proc.stderr, selectors.EVENT_READ, self.err)
+        open_streams = 2
+        while open_streams:
+            try:
+                ready = sel.select(timeout=0.1)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self._stop("interrupted")
+                continue
+            for key, _ in ready:
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                key.data.extend(chunk)
+                if key.data is self.out:
+                    self._read_marks(chunk)
+            now = time.monotonic()
+            self._report_progress()
+            self._watch(now)
+
+    def _read_marks(self, chunk: bytes) -> None:
+        """Note the progress and done lines of the Lua hook in a piece of stdout."""
+        self.partial += chunk
+        *lines, self.partial = self.partial.split(b"\n")
+        now = time.monotonic()
+        for line in lines:
+            if not line.startswith(MARK.encode() + b" "):
+                continue
+            f = line.split()
+            if len(f) == 4 and f[1] in (b"progress", b"done"):
+                tid, n = int(f[2]), int(f[3])
+                if 1 <= tid <= self.nthreads:
+                    self.last_seen[tid] = now
+                    self.counts[tid] = n
+                    if f[1] == b"done":
+                        self.finished_threads.add(tid)
+
+    def _report_progress(self) -> None:
+        done = sum(self.counts)
+        if (self.progress is not None and self.requests
+                and done // self.step > self.last_reported // self.step):
+            self.last_reported = done
+            try:
+                self.progress(min(done, self.requests), self.requests)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self._stop("interrupted")
+
+    def _watch(self, now: float) -> None:
+        """Stop wrk when its work is done or the server is gone; kill it when it
+        ignores that, or overruns everything it was given."""
+        if self.signalled_at is None:
+            self._watch_threads(now)
+        elif now - self.signalled_at > 10 and self.proc.poll() is None:
+            self.proc.kill()
+        if now > self.hard_deadline and self.proc.poll() is None:
+            self.stopped_by = self.stopped_by or "wrk did not finish in time"
+            self.proc.kill()
+
+    def _watch_threads(self, now: float) -> None:
+        """The stall watch: a thread silent too long means a refused connection
+        or a timeout (see the module doc)."""
+        if self.requests is not None and len(self.finished_threads) == self.nthreads:
+            self._stop(None)  # every thread answered its share
+            return
+        silent = [now - self.last_seen[t] for t in range(1, self.nthreads + 1)
+                  if t not in self.finished_threads]
+        worst = max(silent, default=0.0)
+        if worst >= self.timeout_s + 1.0:
+            self._stop(f"timeout: no answer within {self.timeout_s:g} s (wrk stopped by hbf-bench)")
+        elif worst >= STALL_PROBE_S and now >= self.next_probe and self.proc.poll() is None:
+            # A probe is a connect that may hold this loop for 0.5 s: once per
+            # STALL_PROBE_S is often enough.
+            self.next_probe = now + STALL_PROBE_S
+            if _refused(self.host, self.port):
+                self._stop("connection refused (the server stopped answering during "
+                          "the run; wrk stopped by hbf-bench)")
+
+    def _stop(self, reason: str | None) -> None:
+        """SIGINT wrk once (it then prints its summary); the first reason wins."""
+        if self.signalled_at is None:
+            self.stopped_by = reason
+            self.signalled_at = time.monotonic()
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+
+    def result(self, returncode: int | None) -> LoadResult:
+        """What wrk printed, as a LoadResult that also says why the run ended early."""
+        text = self.out.decode("utf-8", "replace")
+        err_text = self.err.decode("utf-8", "replace")
+        res = parse_wrk_output(text + ("\n" + err_text if err_text.strip() else ""))
+        if returncode not in (0, None) and res.finished:
+            res.finished = False
+            res.error = err_text.strip() or f"wrk exited with status {returncode}"
+        if self.stopped_by:
+            res.finished = False
+            res.error = self.stopped_by
+            if self.stopped_by.startswith("timeout"):
+                res.failed_exceptions += 1
+                res.failed_requests += 1
+        if self.interrupted:
+            res.finished = False
+            res.error = "interrupted"
+        if self.progress is not None and self.requests:
+            # a thread may answer a few more than its share
+            done = min(res.complete_requests, self.requests)
+            if done != min(self.last_reported, self.requests):
+                self.progress(done, self.requests)
+        return res
