@@ -203,7 +203,8 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
     for key, members in series.items():
         svg += _level_shifts(members, position, n)
     svg += _failures(rows, x_of)
-    svg += _rings([r for r in rows if r["run_id"] == latest["run_id"] and _usable(r)], verdicts, x_of, y_rps)
+    svg += _rings([r for r in rows if r["run_id"] == latest["run_id"] and _usable(r)], verdicts, x_of,
+                  y_rps, y_p99)
     svg += _hover_columns(rows, by_id, x_of, n)
     svg.append("</svg>")
     return '<article class="card">' + _chart_head(endpoint, rows, rps, verdicts, latest) + "".join(svg) + "</article>"
@@ -275,16 +276,20 @@ def _failures(rows: list[dict], x_of: dict) -> list[str]:
     return svg
 
 
-def _rings(latest_rows: list[dict], verdicts: dict, x_of: dict, y_rps) -> list[str]:
-    """The latest run's req/s regressions and improvements, ringed."""
+def _rings(latest_rows: list[dict], verdicts: dict, x_of: dict, y_rps, y_p99) -> list[str]:
+    """The latest run's req/s and p99 regressions and improvements, ringed on their panels."""
     svg = []
     for row in latest_rows:
         entry = verdicts.get((row["endpoint"], row["concurrency"]))
-        if entry and entry.rps.called:
-            c = RED if entry.rps.verdict == stats.REGRESSED else GREEN
-            x, y = x_of[row["run_id"]], y_rps(row["requests_per_sec"])
-            svg.append(f'<circle class="ring" cx="{x:.1f}" cy="{y:.1f}" r="7" stroke="{c}">'
-                       f'<title>{e(entry.rps.verdict + ": " + entry.rps.explanation)}</title></circle>')
+        if not entry:
+            continue
+        for verdict, y_of, figure in ((entry.rps, y_rps, row["requests_per_sec"]),
+                                      (entry.metrics["p99_ms"], y_p99, row.get("p99_ms"))):
+            if verdict.called and y_of is not None and figure is not None:
+                c = RED if verdict.verdict == stats.REGRESSED else GREEN
+                svg.append(f'<circle class="ring" cx="{x_of[row["run_id"]]:.1f}" cy="{y_of(figure):.1f}" '
+                           f'r="7" stroke="{c}"><title>{e(verdict.label + " " + verdict.verdict + ": " + verdict.explanation)}'
+                           '</title></circle>')
     return svg
 
 

@@ -105,7 +105,8 @@ class Page(unittest.TestCase):
     def test_regression_of_the_latest_run_is_ringed(self):
         user = next(s for s in self.svgs() if 'aria-label="/user/42:' in s)
         self.assertIn('class="ring"', user)
-        self.assertIn("regressed: req/s fell", user)
+        self.assertIn("req/s regressed: req/s fell", user)
+        self.assertIn("p99 regressed: p99 rose", user)  # every metric is judged; p99 ringed on its panel
         self.assertIn('<span class="badge bad"', self.page)
         others = [s for s in self.svgs() if 'aria-label="/user/42:' not in s]
         self.assertFalse(any('class="ring"' in s for s in others))
