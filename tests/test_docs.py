@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.cli import run_benchmark, run_show
@@ -82,29 +83,30 @@ class DocumentedCommands(unittest.TestCase):
                                  "--port", free_port(), "--dev-port", free_port(), "--warmup", 0)
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
-            for doc in DOCS:
-                for command in documented_commands(doc):
-                    with self.subTest(doc=doc.name, command=command):
-                        self._run(command, normal.url, dev.url)
+            checks = [(doc, command, *self._prepare(command, normal.url, dev.url))
+                      for doc in DOCS for command in documented_commands(doc)]
+            # Three at a time: most of each command's time is a Python start and
+            # servers starting and stopping, and runs may share a database.
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                outcomes = list(pool.map(lambda check: check[2](*check[3]), checks))
+        for (doc, command, _, args, expected), done in zip(checks, outcomes):
+            with self.subTest(doc=doc.name, command=command):
+                self.assertEqual(done.returncode, expected,
+                                 f"{command}\n-> {args}\nstderr: {done.stderr[-2000:]}")
+                if "--help" not in args:
+                    self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--output" in args
+                                    or "--html" in args, f"{command} printed nothing")
 
-    def _run(self, command: str, normal_url: str, dev_url: str):
+    def _prepare(self, command: str, normal_url: str, dev_url: str):
+        """(the script runner, its arguments as the test machine needs them, the expected exit)."""
         words, expected = split(command)
         self.assertEqual(words[0], "python3", command)
         script = Path(words[1]).name
-        args = words[2:]
         if script == "benchmark.py":
-            args = self._benchmark_args(args, normal_url, dev_url)
-            done = run_benchmark(*args, timeout=120)
-        elif script == "show_results.py":
-            args = self._show_args(args)
-            done = run_show(*args)
-        else:
-            self.fail(f"unknown script in docs: {command}")
-        self.assertEqual(done.returncode, expected,
-                         f"{command}\n-> {args}\nstderr: {done.stderr[-2000:]}")
-        if "--help" not in args:
-            self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--output" in args
-                            or "--html" in args, f"{command} printed nothing")
+            return run_benchmark, self._benchmark_args(words[2:], normal_url, dev_url), expected
+        if script == "show_results.py":
+            return run_show, self._show_args(words[2:]), expected
+        self.fail(f"unknown script in docs: {command}")
 
     def _benchmark_args(self, args, normal_url, dev_url):
         if "--help" in args:
