@@ -169,10 +169,12 @@ def show_trend(db, args, filters: dict) -> None:
         data = history.trend_data(db, args.trend, limit=limit, **filters)
         renderer = views.render_trend
         if data["endpoint"] != args.trend:
-            print(f"show_results.py: {args.trend!r} matched the endpoint {data['endpoint']!r}",
+            from lib.text import safe
+            print(f"show_results.py: {safe(args.trend)!r} matched the endpoint {safe(data['endpoint'])!r}",
                   file=sys.stderr)
-    for warning in data["warnings"]:
-        print(f"show_results.py: warning: {warning}", file=sys.stderr)
+    from lib.text import safe
+    for warning in data["warnings"]:  # they name pods, build modes, endpoints: text from the database
+        print(f"show_results.py: warning: {safe(warning)}", file=sys.stderr)
     emit(data, renderer, args.json)
 
 
@@ -233,8 +235,9 @@ def export(db, args, filters: dict) -> int:
         make = exporter.bmf if args.export == "bmf" else exporter.github_action_benchmark
         text, warnings = make(db, run_id)
         what = lambda: f"run {run_id}"  # noqa: E731
+    from lib.text import safe
     for warning in warnings:
-        print(f"show_results.py: warning: {warning}", file=sys.stderr)
+        print(f"show_results.py: warning: {safe(warning)}", file=sys.stderr)
     exporter.write_output(text, args.output)
     if args.output and args.output != "-":
         print(f"show_results.py: wrote {what()} to {args.output} ({args.export})", file=sys.stderr)

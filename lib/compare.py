@@ -17,6 +17,7 @@ false call likely.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lib import stats
@@ -48,7 +49,14 @@ def metric_named(text: str) -> str | None:
     name = _SHORT_NAMES.get(name, name)
     return name if name in METRIC_BY_NAME else None
 RPS = METRICS[0].name
-RUN_TO_RUN_FACTOR = 3.0  # a call must be this many times the run-to-run noise
+# A call on repeated samples must be at least this many standard deviations
+# of the difference between two whole runs (sqrt(2) x the run-to-run noise).
+RUN_TO_RUN_FACTOR = 3.0 * math.sqrt(2.0)
+# Server CPU comes from /proc in clock ticks (10 ms): below this many ticks a
+# sample, one tick more or less moves the figure by over 5%, and samples that
+# agree to the tick would look like perfect evidence.
+MIN_CPU_TICKS = 20
+TICK_US = 10_000
 
 
 @dataclass
@@ -167,26 +175,49 @@ def judge_metric(metric: Metric, baseline: dict, current: dict, *, threshold_pct
     if not before and not after:
         return MetricVerdict(metric.name, *shown, None, paired, stats.INSUFFICIENT, stats.METHOD_NONE,
                              None, None, None, f"{metric.label} not measured")
+    ticks = _cpu_ticks(baseline, current) if metric.name == "server_cpu_us_per_req" else None
+    if ticks is not None and ticks < MIN_CPU_TICKS:
+        return MetricVerdict(metric.name, *shown, _pct(*shown), paired, stats.INSUFFICIENT,
+                             stats.METHOD_NONE, None, None, None,
+                             f"{metric.label}: only {ticks:.0f} clock ticks (10 ms) of server CPU per "
+                             f"sample, too coarse to judge; {MIN_CPU_TICKS}+ need more --requests")
     judge = stats.paired_compare if paired else stats.compare
     verdict = judge(before, after, threshold_pct=threshold_pct, higher_is_better=metric.higher_is_better,
                     history=history, metric=metric.label)
     # paired_compare falls back to compare when pairs are missing: say so only when it paired.
     really_paired = verdict.method == stats.METHOD_PAIRED
     result = MetricVerdict(metric.name, *shown, _round(verdict.change_pct), really_paired,
-                           verdict.verdict, verdict.method, _p(verdict.p_value), None,
+                           verdict.verdict, verdict.method, verdict.p_value, None,
                            _round(verdict.z), verdict.explanation)
-    noise = None if paired else run_to_run_noise_pct(history)
-    if (result.called and verdict.method != stats.METHOD_HISTORY and noise is not None
-            and abs(verdict.change_pct) < RUN_TO_RUN_FACTOR * noise):
-        # Samples of one run share that run's conditions (server process,
-        # machine load), so a test on them sees only within-run noise. Earlier
-        # runs show how far whole runs wander: a change inside 3x that is not
-        # called, however tight each run's samples are. (Side by side the
-        # samples alternated, so the paired test sees what drifts.)
-        result.verdict = stats.NO_CHANGE
-        result.explanation += (f", but within {RUN_TO_RUN_FACTOR:g}x the run-to-run noise "
-                               f"(±{noise:.1f}% over {len(history)} earlier runs)")
+    if not really_paired and verdict.method in (stats.METHOD_MANN_WHITNEY, stats.METHOD_WELCH):
+        _guard(result, history)
     return result
+
+
+def _guard(result: MetricVerdict, history: list[float] | None) -> None:
+    """Samples of one run share that run's conditions (server process,
+    machine load), so a test on them sees only within-run noise. Earlier runs
+    show how far whole runs wander: a change inside 3 standard deviations of
+    the difference of two runs is not called, however tight each run's
+    samples are. (Side by side the samples alternated, so the paired test
+    sees what drifts, and needs no guard.)"""
+    noise = run_to_run_noise_pct(history)
+    if noise is None:
+        if result.called:
+            result.explanation += ("; fewer than 5 earlier comparable runs, so whole runs' wander "
+                                   "is unknown: confirm side by side (--side-by-side)")
+    elif result.called and abs(result.change_pct) < RUN_TO_RUN_FACTOR * noise:
+        result.verdict = stats.NO_CHANGE
+        result.explanation += (f", but within 3 standard deviations of the run-to-run noise "
+                               f"(±{noise:.1f}% a run over {len(history)} earlier runs)")
+
+
+def _cpu_ticks(baseline: dict, current: dict) -> float | None:
+    """Clock ticks of server CPU in a typical sample, the smaller side's."""
+    ticks = [row["server_cpu_us_per_req"] * row["complete_requests"] / TICK_US
+             for row in (baseline, current)
+             if row.get("server_cpu_us_per_req") is not None and row.get("complete_requests")]
+    return min(ticks) if len(ticks) == 2 else None
 
 
 def _not_compared(metric: Metric, baseline: dict, current: dict, reason: str) -> MetricVerdict:
@@ -231,13 +262,13 @@ def judge_together(endpoints: list[EndpointVerdict], alpha: float = stats.ALPHA)
     """A run's figures are tested at once, so a call must survive the
     Benjamini-Hochberg correction over every (endpoint, metric) judged by a
     test: sets each one's `p_adjusted` and takes back a call whose adjusted p
-    is not below alpha. (History z-scores have no p and already ask for 3
-    standard deviations.)"""
+    is not below alpha. History calls have a p too (stats.history_test), so
+    they count here. p-values are rounded for output only (lib/report.py)."""
     tested = [m for e in endpoints for m in e.metrics.values() if m.p_value is not None]
     adjusted = stats.benjamini_hochberg([m.p_value for m in tested])
     judged = len({id(e) for e in endpoints for m in e.metrics.values() if m.p_value is not None})
     for verdict, p_adjusted in zip(tested, adjusted):
-        verdict.p_adjusted = _p(p_adjusted)
+        verdict.p_adjusted = p_adjusted
         if verdict.called and p_adjusted >= alpha:
             verdict.verdict = stats.NO_CHANGE
             verdict.explanation += (
@@ -277,8 +308,3 @@ def _pct(before, after) -> float | None:
 
 def _round(value, digits: int = 2):
     return None if value is None else round(value, digits)
-
-
-def _p(value: float | None) -> float | None:
-    """p-values to four significant digits: what a reader can use."""
-    return None if value is None else float(f"{value:.4g}")

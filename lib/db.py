@@ -572,7 +572,7 @@ class Database:
             " res.server_cpu_us_per_req, res.status, res.error, res.caveat, res.crash_signal,"
             " res.sample_count, res.rps_min, res.rps_max,"
             " run.timestamp, run.git_commit, run.git_branch, run.build_mode, run.pod,"
-            " run.engine, run.status AS run_status"
+            " run.engine, run.keepalive, run.rate, run.status AS run_status"
             " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
             f" WHERE {' AND '.join(where)} ORDER BY res.run_id DESC, res.result_id DESC LIMIT ?",
             (*params, limit)).fetchall()
@@ -607,7 +607,9 @@ class Database:
                 "SELECT result_id, run_id, category, endpoint, requests, concurrency,"
                 " requests_per_sec, time_per_request, p50_ms, p99_ms, server_cpu_us_per_req,"
                 " status, error, caveat, crash_signal, sample_count, rps_min, rps_max"
-                f" FROM benchmark_results WHERE run_id IN ({', '.join('?' for _ in chunk)})",
+                f" FROM benchmark_results WHERE run_id IN ({', '.join('?' for _ in chunk)})"
+                # As in endpoint_trend: a side-by-side baseline may be another binary.
+                " AND run_id NOT IN (SELECT run_id FROM benchmark_runs WHERE side = 'baseline')",
                 chunk)]
         out.sort(key=lambda r: (r["run_id"], r["result_id"]))
         return out
@@ -629,8 +631,7 @@ def comparable_value(run: dict, field: str):
 
 def comparable_differences(a: dict, b: dict) -> list[str]:
     """The COMPARABLE_FIELDS in which runs a and b differ."""
-    return [name for name, _ in COMPARABLE_FIELDS
-            if str(comparable_value(a, name)) != str(comparable_value(b, name))]
+    return [name for name, _ in COMPARABLE_FIELDS if comparable_value(a, name) != comparable_value(b, name)]
 
 
 def _comparable(table: str, run: dict) -> tuple[str, list]:
@@ -638,9 +639,10 @@ def _comparable(table: str, run: dict) -> tuple[str, list]:
     comparable to `run`."""
     where, params = [], []
     for name, default in COMPARABLE_FIELDS:
-        where.append(f"CAST(coalesce({table}.{name}, ?) AS TEXT) IS ?")
-        value = comparable_value(run, name)
-        params += [default, None if value is None else str(value)]
+        # The value comes from the same column of another row, so it compares
+        # as stored (no text round trip: SQL and Python print floats differently).
+        where.append(f"coalesce({table}.{name}, ?) IS ?")
+        params += [default, comparable_value(run, name)]
     return " AND ".join(where), params
 
 

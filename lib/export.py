@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lib.db import RESULT_COLUMNS
 from lib.errors import BenchError
-from lib.text import result_key, sweeps
+from lib.text import result_key, sweeps, timestamp_text
 
 RUN_EXPORT_COLUMNS = (
     "run_id", "run_timestamp", "run_git_commit", "run_git_branch", "run_build_mode", "run_pod",
@@ -32,6 +32,7 @@ RESULT_EXPORT_COLUMNS = (
     "requests_per_sec", "time_per_request", "transfer_rate", "failed_requests",
 ) + RESULT_COLUMNS
 EXPORT_COLUMNS = RUN_EXPORT_COLUMNS + RESULT_EXPORT_COLUMNS
+TIMESTAMP_COLUMNS = ("run_timestamp", "run_finished_at", "started_at", "finished_at")
 # Columns holding JSON text: objects in the JSON export, the text itself in CSV.
 JSON_TEXT_COLUMNS = ("run_environment", "connection_times", "server_errors")
 
@@ -56,7 +57,10 @@ def rows_for(db, run_ids: list[int] | None):
             names, _ = db.export_cursor([])
     columns = list(EXPORT_COLUMNS) + [c for c in names if c not in EXPORT_COLUMNS]
     where = [names.index(c) for c in columns]
-    return columns, (tuple(row[i] for i in where) for cursor in cursors for row in cursor)
+    # Times in the one format (rows of older versions hold ISO 8601 with an offset).
+    times = {columns.index(c) for c in TIMESTAMP_COLUMNS}
+    return columns, (tuple(timestamp_text(row[i]) if n in times else row[i] for n, i in enumerate(where))
+                     for cursor in cursors for row in cursor)
 
 
 def to_csv(columns: list[str], rows) -> Iterator[str]:

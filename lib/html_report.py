@@ -371,9 +371,10 @@ def _latest_table(gathered, several: bool) -> str:
         out.append(f'<p class="note">Note: {e(note)}</p>')
     out.append('<table><thead><tr><th>category</th><th>endpoint</th><th>req/s</th><th>p50 ms</th>'
                '<th>p99 ms</th><th>CPU µs/req</th><th>status</th><th>change</th><th>verdict</th></tr></thead><tbody>')
+    # By endpoint and concurrency, not by key: a sweep on one side only keys them differently.
+    verdicts = {(e.endpoint, e.concurrency): e for e in comparison.endpoints.values()}
     for row in gathered.results:
-        key = result_key(row, several)
-        out.append(_latest_row(row, key, comparison.endpoints.get(key)))
+        out.append(_latest_row(row, result_key(row, several), verdicts.get((row["endpoint"], row["concurrency"]))))
     if not gathered.results:
         out.append('<tr><td colspan="9">no results stored for this run</td></tr>')
     out.append("</tbody></table></section>")

@@ -79,8 +79,13 @@ def result_json(row: dict) -> dict:
 def metric_json(verdict: MetricVerdict) -> dict:
     return {"previous": verdict.previous, "current": verdict.current, "change_pct": verdict.change_pct,
             "paired": verdict.paired, "verdict": verdict.verdict, "method": verdict.method,
-            "p_value": verdict.p_value, "p_adjusted": verdict.p_adjusted, "z": verdict.z,
+            "p_value": _p(verdict.p_value), "p_adjusted": _p(verdict.p_adjusted), "z": verdict.z,
             "explanation": verdict.explanation}
+
+
+def _p(value: float | None) -> float | None:
+    """p-values to four significant digits in output: what a reader can use."""
+    return None if value is None else float(f"{value:.4g}")
 
 
 def endpoint_json(entry: EndpointVerdict) -> dict:
@@ -92,8 +97,8 @@ def endpoint_json(entry: EndpointVerdict) -> dict:
         "concurrency": entry.concurrency, "compared": entry.compared,
         "not_compared_reason": entry.not_compared_reason,
         "previous": rps.previous, "current": rps.current, "change_pct": rps.change_pct,
-        "paired": rps.paired, "verdict": rps.verdict, "method": rps.method, "p_value": rps.p_value,
-        "p_adjusted": rps.p_adjusted, "z": rps.z, "explanation": rps.explanation,
+        "paired": rps.paired, "verdict": rps.verdict, "method": rps.method, "p_value": _p(rps.p_value),
+        "p_adjusted": _p(rps.p_adjusted), "z": rps.z, "explanation": rps.explanation,
         "previous_p50_ms": p50.previous, "current_p50_ms": p50.current,
         "previous_p99_ms": p99.previous, "current_p99_ms": p99.current, "p99_change_pct": p99.change_pct,
         "previous_cpu_us_per_req": cpu.previous, "current_cpu_us_per_req": cpu.current,
@@ -180,8 +185,9 @@ def verdict_line(report: RunReport) -> str:
     if report.comparison.compared:
         parts.append(f"against run {report.comparison.baseline['run_id']}: "
                      + comparison_verdict(report.comparison))
-    elif rows:
-        parts.append("no earlier comparable run to compare with")
+    elif rows:  # why not: no comparable run (which field kept it out), or engines differ
+        parts.append(safe(report.comparison.notes[0]) if report.comparison.notes
+                     else "no earlier comparable run to compare with")
     return "; ".join(parts)
 
 

@@ -18,9 +18,12 @@ STEP_MAX_POINTS = 1000
 
 def configuration(row: dict) -> str:
     """How a result was measured; only results measured alike make one series
-    (the text trends and the HTML charts split on the same fields)."""
+    (the text trends and the HTML charts split on the same fields, those that
+    make runs comparable: lib/db.py COMPARABLE_FIELDS)."""
     return (f"pod {row.get('pod')}, {row.get('build_mode')}, {row.get('requests')} requests x "
-            f"c{row.get('concurrency')}, {row.get('engine') or 'ab'}")
+            f"c{row.get('concurrency')}, {row.get('engine') or 'ab'}"
+            + (", keep-alive" if row.get("keepalive") else "")
+            + (f", open loop {row['rate']}/s" if row.get("rate") else ""))
 
 
 def counted(rows: list[dict], main: str | None = None) -> tuple[str | None, list[bool]]:

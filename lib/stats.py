@@ -339,10 +339,11 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
     * fewer than 3 samples on a side -> judged against ``history`` (earlier
       comparable runs' values of this metric, not including baseline or
       candidate). Fewer than ``min_history`` points -> "insufficient data".
-      Otherwise noise = stdev(history) / |mean(history)| in percent, and a
-      change is called when |change_pct| >= threshold_pct AND |change_pct|
-      >= 3 * noise, i.e. |z| >= 3 where z = change_pct / noise (None when
-      the history is perfectly flat; the threshold alone then decides).
+      Otherwise noise = stdev(history) / |mean(history)| in percent and
+      ``history_test`` gives z = change_pct / (noise * sqrt(2)) and its p
+      (Student's t, len(history) - 1 degrees of freedom); a change is called
+      when p < alpha AND |change_pct| >= threshold_pct. Having a p, these
+      calls go through the same multiple-comparison correction as the others.
 
     ``metric`` names the value in the explanation, e.g. "req/s".
     """
@@ -400,18 +401,28 @@ def compare(baseline, candidate, *, threshold_pct: float = 5.0,
         return Comparison(INSUFFICIENT, change, METHOD_NONE, None, None,
                           f"earlier runs average 0 {metric}: cannot judge noise", **res)
     noise_pct = hsd / abs(hmean) * 100.0
-    z = change / noise_pct if noise_pct > 0 else None
-    beyond_noise = abs(change) >= 3.0 * noise_pct
+    z, p = history_test(change, noise_pct, len(hist))
     ctx = f"{len(hist)} earlier runs, noise ±{noise_pct:.1f}%"
-    if big_enough and beyond_noise and change != 0:
-        zt = f"z={z:+.1f} against " if z is not None else ""
-        return Comparison(_direction(change, higher_is_better), change, METHOD_HISTORY, None, z,
-                          f"{moved} ({zt}{ctx})", **res)
-    if not big_enough:
-        why = f"{moved}: below the {threshold_pct:g}% threshold ({ctx})"
-    else:
-        why = f"{moved}: within 3x the noise ({ctx})"
-    return Comparison(NO_CHANGE, change, METHOD_HISTORY, None, z, why, **res)
+    how = f"{format_p(p)}, z={z:+.1f} against {ctx}" if z is not None else f"flat history: {ctx}"
+    if p < alpha and big_enough and change != 0:
+        return Comparison(_direction(change, higher_is_better), change, METHOD_HISTORY, p, z,
+                          f"{moved} ({how})", **res)
+    why = (f"{moved} ({how}): below the {threshold_pct:g}% threshold" if p < alpha
+           else f"{moved} but {how}: within the noise")
+    return Comparison(NO_CHANGE, change, METHOD_HISTORY, p, z, why, **res)
+
+
+def history_test(change_pct: float, noise_pct: float, runs: int) -> tuple[float | None, float]:
+    """(z, two-sided p) of a change between two single runs against the
+    run-to-run noise of `runs` earlier runs: the difference of two runs
+    spreads sqrt(2) times one run's noise, and the noise itself is an
+    estimate from `runs` values, so z follows Student's t with runs - 1
+    degrees of freedom. A flat history (noise 0) gives z None and p 0 for
+    any change (1 for none)."""
+    if noise_pct <= 0:
+        return None, (0.0 if change_pct else 1.0)
+    z = change_pct / (noise_pct * math.sqrt(2.0))
+    return z, _t_two_sided_p(z, runs - 1)
 
 
 def paired_compare(baseline, candidate, *, threshold_pct: float = 5.0,

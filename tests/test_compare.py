@@ -117,6 +117,48 @@ class EveryMetric(unittest.TestCase):
         self.assertIn("3 alternating pairs", entry.rps.explanation)
 
 
+class Guards(unittest.TestCase):
+    def test_server_cpu_in_too_few_clock_ticks_is_not_judged(self):
+        # 100 requests at 300 µs: 3 ticks of 10 ms a sample. Samples that agree
+        # to the tick would otherwise look like perfect evidence.
+        base = {**row(100, [100] * 3, cpu=300.0, server_cpu_us_per_req=[300.0] * 3), "complete_requests": 100}
+        cur = {**row(100, [100] * 3, cpu=400.0, server_cpu_us_per_req=[400.0] * 3), "complete_requests": 100}
+        cpu = judge(base, cur).metrics["server_cpu_us_per_req"]
+        self.assertEqual(cpu.verdict, stats.INSUFFICIENT)
+        self.assertIn("only 3 clock ticks", cpu.explanation)
+        # 1000 requests at 300 µs: 30 ticks, judged.
+        base["complete_requests"] = cur["complete_requests"] = 1000
+        self.assertEqual(judge(base, cur).metrics["server_cpu_us_per_req"].verdict, stats.REGRESSED)
+
+    def test_without_run_to_run_history_a_call_says_to_confirm_it(self):
+        entry = judge(row(100, [98, 99, 100, 101, 102]), row(80, [78, 79, 80, 81, 82]))
+        self.assertEqual(entry.rps.verdict, stats.REGRESSED)
+        self.assertIn("confirm side by side", entry.rps.explanation)
+
+    def test_the_guard_is_three_deviations_of_a_difference_of_two_runs(self):
+        # Runs wander ±2% (robust): a 10% change is beyond 3 x 2% but inside 3 x sqrt(2) x 2%.
+        history = {"requests_per_sec": [100, 102, 98, 100, 102, 98, 100]}
+        noise = compare.run_to_run_noise_pct(history["requests_per_sec"])
+        self.assertAlmostEqual(noise, 2.965, places=2)
+        entry = judge(row(100, [99.5, 100, 100.5, 100.2, 99.8]), row(89, [88.5, 89, 89.5, 89.2, 88.8]),
+                      history=history)
+        self.assertEqual(entry.rps.verdict, stats.NO_CHANGE)
+        self.assertIn("within 3 standard deviations of the run-to-run noise", entry.rps.explanation)
+        entry = judge(row(100, [99.5, 100, 100.5, 100.2, 99.8]), row(80, [79.5, 80, 80.5, 80.2, 79.8]),
+                      history=history)
+        self.assertEqual(entry.rps.verdict, stats.REGRESSED)
+
+    def test_history_calls_have_a_p_and_are_judged_together(self):
+        quiet = [100, 101, 99, 100, 100, 101, 99, 100]
+        endpoints, _ = compare.judge_runs([row(100, endpoint=f"/e{i}") for i in range(7)],
+                                          [row(93, endpoint="/e0")] + [row(100, endpoint=f"/e{i}") for i in range(1, 7)],
+                                          threshold_pct=5, history_for=lambda r: {"requests_per_sec": quiet})
+        lone = endpoints["/e0"].rps
+        self.assertEqual(lone.method, stats.METHOD_HISTORY)
+        self.assertLess(lone.p_value, 0.05)
+        self.assertGreater(lone.p_adjusted, lone.p_value)
+
+
 class Runs(unittest.TestCase):
     def test_summary(self):
         base = [row(100, [100, 101, 99], endpoint="/a"), row(50, endpoint="/gone")]

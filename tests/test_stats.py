@@ -308,10 +308,18 @@ class TestCompare(unittest.TestCase):
         self.assertEqual(r.method, "history z-score")
         self.assertEqual(r.change_pct, -20.0)
         noise_pct = stats.stdev(history) / stats.mean(history) * 100
-        self.assertAlmostEqual(r.z, -20.0 / noise_pct)
+        # The difference of two runs spreads sqrt(2) times one run's noise.
+        self.assertAlmostEqual(r.z, -20.0 / (noise_pct * 2 ** 0.5))
         self.assertLess(r.z, -3)
-        self.assertIsNone(r.p_value)
-        self.assertTrue(r.explanation.startswith("req/s fell 20.0% (z="), r.explanation)
+        self.assertLess(r.p_value, 1e-6)  # Student's t, 9 degrees of freedom
+        self.assertTrue(r.explanation.startswith("req/s fell 20.0% (p<0.001, z="), r.explanation)
+
+    def test_history_test_is_students_t_on_the_difference_of_two_runs(self):
+        z, p = stats.history_test(10.0, 5.0 / 2 ** 0.5, 11)  # z = 2, 10 degrees of freedom
+        self.assertAlmostEqual(z, 2.0)
+        self.assertAlmostEqual(p, 0.07339, places=4)  # t table: P(|T10| >= 2) = 0.0734
+        self.assertEqual(stats.history_test(3.0, 0.0, 8), (None, 0.0))
+        self.assertEqual(stats.history_test(0.0, 0.0, 8), (None, 1.0))
 
     def test_single_sample_noisy_history(self):
         history = noisy(100, 10, 0.10, seed=4)  # ~10% noise: 20% is within 3x
