@@ -181,9 +181,11 @@ def list_endpoints(suite, as_json: bool) -> str:
             {"name": e.name, "category": e.category, "method": e.method, "path": e.path,
              "server": e.server, "variable_length": e.variable_length, "requests": e.requests,
              "concurrency": e.concurrency} for e in suite.endpoints]}, indent=2)
-    lines = [f"Suite {suite.name} ({suite.path})", "", "| Category | Endpoint | Method | Path | Server |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {e.category} | {e.name} | {e.method} | {e.path} | {e.server} |" for e in suite.endpoints]
+    from lib.text import cell, safe
+    lines = [f"Suite {safe(suite.name)} ({safe(suite.path)})", "",
+             "| Category | Endpoint | Method | Path | Server |", "|---|---|---|---|---|"]
+    lines += [f"| {cell(e.category)} | {cell(e.name)} | {e.method} | {cell(e.path)} | {e.server} |"
+              for e in suite.endpoints]
     return "\n".join(lines)
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import sys
 
+from lib.text import safe
+
 _tty = sys.stderr.isatty()
 
 
 def say(message: str) -> None:
-    print(f"hbf-bench: {message}", file=sys.stderr, flush=True)
+    """One line on stderr. It may quote endpoint names, the server's or the
+    load generator's words: made inert like every text from outside."""
+    print(f"hbf-bench: {safe(message)}", file=sys.stderr, flush=True)
 
 
 def progress_printer(side: str, sample: int, repeat: int):

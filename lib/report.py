@@ -167,7 +167,7 @@ def headline(report: RunReport) -> str:
         counts[row.get("status") or "ok"] = counts.get(row.get("status") or "ok", 0) + 1
     status = (report.run.get("status") or "complete").upper()
     bad = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
-    return f"{status}" + (f": {bad}" if bad else "")
+    return safe(f"{status}" + (f": {bad}" if bad else ""))
 
 
 def verdict_line(report: RunReport) -> str:
@@ -177,7 +177,7 @@ def verdict_line(report: RunReport) -> str:
     problems = [r for r in rows if (r.get("status") or "ok") != "ok"]
     for row in problems[:4]:
         what = row["status"] + (f" ({row['crash_signal']})" if row.get("crash_signal") else "")
-        parts.append(f"{safe(row['endpoint'])} {what}")
+        parts.append(f"{safe(row['endpoint'])} {safe(what)}")
     if run.get("status") == "interrupted":
         parts.append("run interrupted")
     elif run.get("status") == "failed" and run.get("error"):
@@ -246,8 +246,8 @@ def _attention(report: RunReport) -> list[str]:
         return []
     out = ["> **Attention:** " + verdict_line(report)]
     for row in problems:
-        out.append(f"> - **{cell(row['endpoint'])}** {row['status']}"
-                   + (f" by **{row['crash_signal']}**" if row.get("crash_signal") else "")
+        out.append(f"> - **{cell(row['endpoint'])}** {cell(row['status'])}"
+                   + (f" by **{cell(row['crash_signal'])}**" if row.get("crash_signal") else "")
                    + (f": {cell(row['error'])}" if row.get("error") else ""))
     if run.get("error"):
         out.append(f"> - run: {cell(run['error'])}")
@@ -345,7 +345,7 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
         if not interesting and not row.get("caveat"):
             continue
         name = result_key(row, several)
-        out += [f"### {safe(name)}: {row.get('status') or 'ok'}", ""]
+        out += [f"### {safe(name)}: {safe(row.get('status') or 'ok')}", ""]
         if row.get("caveat"):
             out += [f"Untrusted: {safe(row['caveat'])}.", ""]
         if row.get("error"):
