@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         server_command, build, target = choose_target(args, workspace)
         check_steps(suite, args, engine)
+        check_urls_answer(args)
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         db = open_db(db_path)
     except BenchError as exc:  # a refusal: one line, nothing started or written
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
     engine_version = engines.version(engine)
-    commit, branch = git_info(workspace)
+    # Only a build of the checkout (or its --no-build binary) measures the
+    # checkout's commit; the stand-in and a --url server measure something else.
+    commit, branch = git_info(workspace) if not (args.demo or args.url) else (None, None)
     pod = "demo" if args.demo else "url" if args.url else args.pod
     plan = runner.RunPlan(
         suite=suite, requests=args.requests, concurrency_levels=args.concurrency,
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=db_path.parent / "logs",
         run_row={
             "timestamp": now_text(), "git_commit": commit,
-            "git_branch": branch, "build_mode": args.build_mode, "notes": args.notes, "pod": pod,
+            "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there
+            "notes": args.notes, "pod": pod,
             "suite": suite.name, "requests": args.requests,
             "concurrency": ",".join(map(str, args.concurrency)), "repeat": args.repeat,
             # The warmup actually sent: --warmup, or the default for the first level.
@@ -113,6 +117,20 @@ def baseline_side(args, run_row: dict) -> runner.BaselineSide:
         row["target"] = " ".join([row["target"], *server_args])
         run_row["target"] = " ".join([run_row["target"], *args.server_arg])
     return runner.BaselineSide([binary] if binary else None, server_args, row)
+
+
+def check_urls_answer(args) -> None:
+    """A --url where nothing answers would store a run of "crashed" endpoints
+    (and become `latest`): refuse it before anything is stored."""
+    from urllib.parse import urlsplit
+
+    from lib.server import answers_http
+    for flag, url in (("--url", args.url), ("--dev-url", args.dev_url)):
+        if url:
+            parts = urlsplit(loopback(url))
+            if not answers_http(parts.hostname, parts.port or 80):
+                raise options.UsageError(f"{flag} {url}: nothing answers there; start the server "
+                                         "first (or check the port)")
 
 
 def check_steps(suite, args, engine: str) -> None:

@@ -16,7 +16,7 @@ from lib.comparison import Comparison, compare_with_baseline
 from lib.environment import of_run as environment_of
 from lib.history import run_json
 from lib.series import looks_like_leak
-from lib.text import cell, levels, num, pct, result_key, safe, sweeps, table, timestamp_text
+from lib.text import cell, commit_text, levels, num, pct, result_key, safe, sweeps, table, timestamp_text
 
 RESULT_FIELDS = (
     # JSON name <- column name
@@ -232,7 +232,7 @@ def render_markdown(report: RunReport) -> str:
     if comparison.compared:
         base = comparison.baseline
         out += [f"## Compared with run {base['run_id']} ({timestamp_text(base['timestamp'])}, "
-                f"{safe(base.get('git_commit'))})", ""]
+                f"{safe(commit_text(base))})", ""]
         out += comparison_lines(comparison)
     out += [f"**Verdict:** {verdict_line(report)}", ""]
     return "\n".join(out)
@@ -261,7 +261,7 @@ def _run_table(run: dict) -> list[str]:
         "| | |", "|---|---|",
         f"| Run | {run['run_id']} ({cell(run.get('status'))}) |",
         f"| Time | {cell(timestamp_text(run['timestamp']))} |",
-        f"| Commit | {cell(run.get('git_commit'))} on {cell(run.get('git_branch'))} |",
+        f"| Commit | {cell(commit_text(run))} |",
         f"| Build | {cell(run.get('build_mode'))}, pod {cell(run.get('pod'))} |",
         f"| Load | {run.get('requests')} requests x concurrency "
         f"{','.join(map(str, levels(run.get('concurrency')))) or '?'}, {run.get('repeat') or 1} sample(s), "

@@ -327,3 +327,14 @@ def stop_servers(servers: list[HbfServer], grace: float = STOP_GRACE_S) -> None:
         server.send(signal.SIGTERM)
     for server in servers:
         server.reap(grace)
+
+
+def answers_http(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Something at host:port answers an HTTP request (any status): a --url
+    is checked with this before anything is stored."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.sendall(b"GET /health HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            return conn.makefile("rb").readline(200).startswith(b"HTTP/")
+    except OSError:
+        return False

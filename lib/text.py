@@ -106,6 +106,14 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
     return [line(headers), rule] + [line(r) for r in rows]
 
 
+def commit_text(run: dict) -> str:
+    """What was measured, in words: "abc1234 on main", or "commit unknown"
+    with what ran instead (a --baseline-binary, the stand-in, a --url)."""
+    if run.get("git_commit") is None:
+        return "commit unknown" + (f" ({run['target']})" if run.get("target") else "")
+    return f"{run['git_commit']} on {run.get('git_branch') or 'an unknown branch'}"
+
+
 def result_key(row: dict, several_levels: bool) -> str:
     """An endpoint's name, plus its concurrency when a run swept several levels:
     the key of a result in a comparison, a report and the exports."""

@@ -100,7 +100,7 @@ class Page(unittest.TestCase):
         self.assertIn("▲+", hello)
         self.assertIn(f"run {self.ids[15]}", hello)
         self.assertIn("crashed (SIGSEGV): crashed on purpose", hello)
-        self.assertIn("commit c00000c (master)", hello)  # hover names the commit
+        self.assertIn("c00000c on master", hello)  # hover names the commit
 
     def test_regression_of_the_latest_run_is_ringed(self):
         user = next(s for s in self.svgs() if 'aria-label="/user/42:' in s)

@@ -171,6 +171,17 @@ class Targets(TempDirTestCase):
         self.assertEqual(echo["status"], "failed")
         self.assertIn("not measured", echo["error"])
 
+    def test_a_url_where_nothing_answers_is_refused_before_anything_is_stored(self):
+        with StandinServer() as normal:
+            for args in (["--url", f"http://127.0.0.1:{free_port()}"],
+                         ["--url", normal.url, "--dev-url", f"http://127.0.0.1:{free_port()}"]):
+                with self.subTest(args=args):
+                    done = run_benchmark(*args, "--db", self.db)
+                    self.assertEqual(done.returncode, 2, done.stderr)
+                    self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
+                    self.assertIn("nothing answers there", done.stderr)
+                    self.assertFalse(self.db.exists())
+
     def test_remote_url_needs_allow_remote(self):
         done = run_benchmark("--url", "http://example.com:80", "--db", self.db)
         self.assertEqual(done.returncode, 2)
