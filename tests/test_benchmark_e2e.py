@@ -137,8 +137,10 @@ class CrashRun(unittest.TestCase):
         files = by_name["GET /__dev/api/files"]
         self.assertEqual((files["status"], files["crash_signal"]), ("crashed", "SIGSEGV"))
         self.assertIn("SIGSEGV", files["error"])
-        self.assertLess(files["complete_requests"], 300)
-        self.assertTrue(files["server_log_tail"])
+        # The 50th request to it died (the warmup's 10 among them): fewer than 50 completed, not none.
+        self.assertGreater(files["complete_requests"], 20)
+        self.assertLess(files["complete_requests"], 50)
+        self.assertTrue(files["server_log_tail"].strip())
         # The dev server was restarted for the endpoint after it.
         put = by_name["PUT /__dev/api/file?name=static/bench.txt"]
         self.assertEqual((put["status"], put["complete_requests"]), ("ok", 300))

@@ -32,6 +32,17 @@ class OneMetric(unittest.TestCase):
         self.assertEqual(entry.rps.change_pct, -20.0)
         self.assertAlmostEqual(entry.rps.p_value, 2 / 252, places=6)
 
+    def test_the_threshold_is_each_metric_s(self):
+        base = row(100, [98, 99, 100, 101, 102], p99_ms=[2, 2.01, 1.99, 2.02, 1.98])
+        slower = row(80, [78, 79, 80, 81, 82], p99_ms=[2.5, 2.51, 2.49, 2.52, 2.48])
+        for paired in (False, True):
+            entry = judge(base, slower, paired=paired, threshold=30)
+            self.assertEqual(entry.rps.verdict, stats.NO_CHANGE)
+            self.assertIn("below the 30% threshold", entry.rps.explanation)
+            self.assertEqual(entry.metrics["p99_ms"].verdict, stats.NO_CHANGE)  # +25% < 30%
+            self.assertEqual(judge(base, slower, paired=paired, threshold=20).metrics["p99_ms"].verdict,
+                             stats.REGRESSED)
+
     def test_overlapping_samples_are_no_change(self):
         entry = judge(row(100, [90, 110, 100, 95, 105]), row(101, [92, 108, 101, 97, 104]))
         self.assertEqual(entry.rps.verdict, stats.NO_CHANGE)

@@ -1,5 +1,6 @@
 """Hostile text through every text input: stored and shown exactly, inert
 everywhere, and the schema survives. No shell anywhere."""
+import ast
 import json
 import sqlite3
 import subprocess
@@ -68,16 +69,17 @@ class HostileText(unittest.TestCase):
         self.assertFalse(Path("/tmp/pwned").exists())
 
     def test_every_show_results_input(self):
-        attempts = [
-            ["--trend", DROP], ["--trend", self.endpoint], ["--branch", DROP], ["--branch", self.branch],
-            ["--pod", DROP], ["--since", DROP], ["--build-mode", DROP], ["--compare", DROP, "latest"],
-            ["--run", DROP], ["--run", "latest"], ["--export", "csv"], ["--export", "json"],
-            ["--html", str(Path(self._tmp.name) / "page.html")],
+        attempts = [  # (arguments, the exit each must give; DROP is part of the endpoint name)
+            (["--trend", DROP], 0), (["--trend", self.endpoint], 0), (["--branch", DROP], 0),
+            (["--branch", self.branch], 0), (["--pod", DROP], 0), (["--since", DROP], 2),
+            (["--build-mode", DROP], 0), (["--compare", DROP, "latest"], 2), (["--run", DROP], 2),
+            (["--run", "latest"], 0), (["--export", "csv"], 0), (["--export", "json"], 0),
+            (["--html", str(Path(self._tmp.name) / "page.html")], 0),
         ]
-        for args in attempts:
+        for args, expected in attempts:
             with self.subTest(args=args):
                 done = run_show("--db", self.db, *args)
-                self.assertIn(done.returncode, (0, 2), done.stderr)
+                self.assertEqual(done.returncode, expected, done.stderr)
                 self.assertNotIn("Traceback", done.stderr)
                 if done.returncode == 2:
                     self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
@@ -103,19 +105,52 @@ class NoShell(unittest.TestCase):
             self.assertNotRegex(text, r"shell\s*=\s*True", source.name)
             self.assertNotRegex(text, r"os\.system\(|os\.popen\(", source.name)
 
+    # What an f-string may put into SQL: layout built from constants in
+    # lib/db.py (column lists, placeholders, WHERE clauses with ? marks).
+    SQL_LAYOUT_NAMES = {"columns", "marks", "assignments", "clause", "where", "select", "sample_row",
+                        "chunk", "_"}
+
+    def sql_layout_problems(self, expression: ast.expr) -> list[str]:
+        """What in an f-string's {expression} could carry a value into SQL text."""
+        problems = []
+        for node in ast.walk(expression):
+            if isinstance(node, ast.Name) and node.id not in self.SQL_LAYOUT_NAMES:
+                problems.append(f"name {node.id!r}")
+            elif isinstance(node, (ast.Subscript, ast.FormattedValue)):
+                problems.append(ast.unparse(node))
+            elif isinstance(node, ast.Call) and not (
+                    isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+                    and isinstance(node.func.value, ast.Constant)):
+                problems.append(ast.unparse(node))
+        return problems
+
     def test_sql_values_are_parameters(self):
         # An f-string may lay out SQL (placeholders, column names from
-        # constants); values always travel as parameters, so every execute()
-        # given an f-string must also be given a parameter sequence.
-        import ast
+        # constants); values always travel as parameters: every execute()
+        # given an f-string must also be given a parameter sequence, and what
+        # the f-string inserts must be layout, never a value.
         for source in sorted((REPO / "lib").glob("*.py")):
             tree = ast.parse(source.read_text())
             for call in ast.walk(tree):
-                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                        and call.func.attr in ("execute", "executemany", "_write")
-                        and call.args and isinstance(call.args[0], ast.JoinedStr)):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                        and call.func.attr in ("execute", "executemany", "_write") and call.args):
+                    continue
+                strings = [n for n in ast.walk(call.args[0]) if isinstance(n, ast.JoinedStr)]
+                if strings:
                     self.assertGreaterEqual(len(call.args), 2,
                                             f"{source.name}:{call.lineno}: f-string SQL without parameters")
+                for string in strings:
+                    for part in string.values:
+                        if isinstance(part, ast.FormattedValue):
+                            self.assertEqual(self.sql_layout_problems(part.value), [],
+                                             f"{source.name}:{call.lineno}: a value in SQL text")
+
+    def test_the_sql_check_catches_a_value_with_parameters(self):
+        call = ast.parse('db.execute(f"SELECT * FROM t WHERE a = {run[\'a\']} AND b = ?", (b,))').body[0].value
+        value = call.args[0].values[1].value
+        self.assertIn("run['a']", self.sql_layout_problems(value))
+        self.assertEqual(self.sql_layout_problems(ast.parse("', '.join('?' for _ in chunk)").body[0].value), [])
+
 
 if __name__ == "__main__":
     unittest.main()
