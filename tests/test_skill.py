@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.support import REPO, free_port, requires_ab
 
+NAME = "hbf-benchmark"
 PHRASES = ("benchmark HBF performance", "run the benchmark skill", "show me performance trends",
            "compare the last two runs", "did this change make HBF slower")
 
@@ -68,7 +69,7 @@ class InstallIntoACheckout(unittest.TestCase):
         done = subprocess.run([sys.executable, str(REPO / "benchmark.py"), "--install-skill", str(self.hbf)],
                               capture_output=True, text=True, timeout=30)
         self.assertEqual(done.returncode, 0, done.stderr)
-        skill = self.hbf / ".claude" / "skills" / "benchmark"
+        skill = self.hbf / ".claude" / "skills" / NAME
         for name in ("SKILL.md", "benchmark.py", "show_results.py", "lib/runner.py",
                      "suites/hbf-test-pod.toml", "reference/json.md"):
             self.assertTrue((skill / name).is_file(), name)
@@ -92,7 +93,7 @@ class InstallIntoACheckout(unittest.TestCase):
     def test_installed_demo_run_records_the_checkouts_git(self):
         subprocess.run([sys.executable, str(REPO / "benchmark.py"), "--install-skill", str(self.hbf)],
                        capture_output=True, check=True, timeout=30)
-        skill = self.hbf / ".claude" / "skills" / "benchmark"
+        skill = self.hbf / ".claude" / "skills" / NAME
         done = subprocess.run([sys.executable, str(skill / "benchmark.py"), "--demo", "--json",
                                "--requests", "20", "--concurrency", "2", "--only", "/hello",
                                "--port", str(free_port()), "--dev-port", str(free_port())],
