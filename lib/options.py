@@ -188,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--notes", default="", help="free text stored with the run")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
     output.add_argument("--install-skill", metavar="HBF_DIR",
-                        help="install this skill into an HBF checkout's .claude/skills/benchmark and exit")
+                        help="install this skill into an HBF checkout's .claude/skills/hbf-benchmark and "
+                             "exit; an older skill there or at .claude/skills/benchmark is moved to "
+                             ".claude/skills-replaced/, not deleted")
     return parser
 
 
