@@ -92,7 +92,7 @@ class InstallIntoACheckout(unittest.TestCase):
         self.assertIn("bazel is not installed", build.stderr)
 
     @requires_ab
-    def test_installed_demo_run_records_the_checkouts_git(self):
+    def test_installed_demo_run_stores_its_database_in_the_checkout_but_not_its_git(self):
         subprocess.run([sys.executable, str(REPO / "benchmark.py"), "--install-skill", str(self.hbf)],
                        capture_output=True, check=True, timeout=30)
         skill = self.hbf / ".claude" / "skills" / NAME
@@ -102,8 +102,8 @@ class InstallIntoACheckout(unittest.TestCase):
                               capture_output=True, text=True, timeout=60, cwd=self.hbf)
         self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         report = json.loads(done.stdout)
-        self.assertEqual(report["git_branch"], "feature-x")
-        self.assertRegex(report["git_commit"], r"^[0-9a-f]{7,}$")
+        # The stand-in is not the checkout's build: its commit is not what was measured.
+        self.assertEqual((report["git_commit"], report["git_branch"]), (None, None))
         self.assertTrue((self.hbf / ".benchmark" / "results.db").is_file())
 
     def test_the_folder_is_named_after_the_skill(self):
