@@ -4,9 +4,13 @@ Commands are taken from the ```bash blocks and from the backticked commands
 of SKILL.md's decision table. Each runs as written, with only what a test
 machine needs swapped in: --demo for a real HBF build, a throwaway --db, a
 handful of requests, free ports, and live stand-ins for --url. A trailing
-`# exit N` comment documents an expected non-zero exit.
+`# exit N` comment documents an expected non-zero exit. README's commands
+run from this repository's root; SKILL.md's from the root of an HBF checkout
+the skill was installed in (`--install-skill`), script paths as written.
 """
+import functools
 import re
+import subprocess
 import shlex
 import shutil
 import sys
@@ -15,11 +19,17 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.cli import run_benchmark, run_show
+from tests.cli import run_benchmark
 from tests.support import REPO, StandinServer, free_port, requires_ab
 
 DOCS = (REPO / "README.md", REPO / "SKILL.md")
 SKIP = ("python3 -m unittest",)
+
+
+def run_script(script: str, cwd: Path, *args, timeout=120):
+    """A documented command as written: its script path relative to where it runs."""
+    return subprocess.run([sys.executable, script, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
 
 
 def documented_commands(path: Path) -> list[str]:
@@ -66,6 +76,12 @@ class DocumentedCommands(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = Path(cls.tmp.name)
         cls.db = cls.dir / "docs.db"
+        # An HBF checkout with the skill installed, where SKILL.md says to run its commands.
+        cls.checkout = cls.dir / "hbf-with-skill"
+        cls.checkout.mkdir()
+        (cls.checkout / "MODULE.bazel").write_text('module(name = "hbf", version = "0.0.1")\n')
+        installed = run_benchmark("--install-skill", cls.checkout)
+        assert installed.returncode == 0, installed.stderr
 
     @classmethod
     def tearDownClass(cls):
@@ -83,7 +99,7 @@ class DocumentedCommands(unittest.TestCase):
                                  "--port", free_port(), "--dev-port", free_port(), "--warmup", 0)
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
-            checks = [(doc, command, *self._prepare(command, normal.url, dev.url))
+            checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
                       for doc in DOCS for command in documented_commands(doc)]
             # Three at a time: most of each command's time is a Python start and
             # servers starting and stopping, and runs may share a database.
@@ -97,16 +113,20 @@ class DocumentedCommands(unittest.TestCase):
                     self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--output" in args
                                     or "--html" in args, f"{command} printed nothing")
 
-    def _prepare(self, command: str, normal_url: str, dev_url: str):
+    def _prepare(self, doc: Path, command: str, normal_url: str, dev_url: str):
         """(the script runner, its arguments as the test machine needs them, the expected exit)."""
         words, expected = split(command)
         self.assertEqual(words[0], "python3", command)
         script = Path(words[1]).name
         if script == "benchmark.py":
-            return run_benchmark, self._benchmark_args(words[2:], normal_url, dev_url), expected
-        if script == "show_results.py":
-            return run_show, self._show_args(words[2:]), expected
-        self.fail(f"unknown script in docs: {command}")
+            args = self._benchmark_args(words[2:], normal_url, dev_url)
+        elif script == "show_results.py":
+            args = self._show_args(words[2:])
+        else:
+            self.fail(f"unknown script in docs: {command}")
+        cwd = self.checkout if doc.name == "SKILL.md" else REPO
+        self.assertTrue((cwd / words[1]).is_file(), f"{command}: no {words[1]} in {cwd.name}")
+        return functools.partial(run_script, words[1], cwd), args, expected
 
     def _benchmark_args(self, args, normal_url, dev_url):
         if "--help" in args:
