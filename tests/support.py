@@ -76,6 +76,17 @@ def signal_pending(pid: int, sig: int) -> bool:
     return False
 
 
+def wait_idle(pid: int, timeout: float = 5.0) -> None:
+    """Wait until the stand-in `pid` runs only its main and master threads: no
+    connection is being handled, so a signal now is taken by the main thread
+    (a handler thread on its way out could take it instead, and the main
+    thread would notice only a second later). Linux /proc; elsewhere no wait."""
+    if not os.path.isdir(f"/proc/{pid}/task"):
+        return
+    wait_until(lambda: len(os.listdir(f"/proc/{pid}/task")) <= 2, timeout,
+               message=f"process {pid} still handles a connection")
+
+
 def have_ab() -> bool:
     return shutil.which("ab") is not None
 

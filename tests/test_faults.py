@@ -20,7 +20,7 @@ from pathlib import Path
 from lib.db import SCHEMA_VERSION
 from lib.server import STOP_GRACE_S, HbfServer, start_servers, stop_servers
 from tests.cli import LiveBenchmark, demo_args, run_benchmark, run_show
-from tests.support import STANDIN, TempDirTestCase, free_port, requires_ab, wait_until
+from tests.support import STANDIN, TempDirTestCase, free_port, requires_ab, wait_idle, wait_until
 from tests.test_zz_leftovers import tagged_processes
 
 
@@ -198,6 +198,8 @@ class Stopping(WithTmp):
                              extra_args=list(extra)) for role, port in zip(("normal", "dev"), ports)]
         self.addCleanup(stop_servers, servers, 0.1)
         start_servers(servers, timeout=20)
+        for server in servers:  # done with /health: the main thread takes the SIGTERM
+            wait_idle(server.pid)
         return servers
 
     def test_two_servers_stop_together_well_under_the_poll(self):

@@ -16,7 +16,7 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import HOST, STANDIN, StandinServer, poke, requires_ab, wait_until
+from tests.support import HOST, STANDIN, StandinServer, poke, requires_ab, wait_idle, wait_until
 
 
 def run_standin(*args, timeout: float = 10.0) -> subprocess.CompletedProcess:
@@ -372,8 +372,9 @@ class CommandLineTest(unittest.TestCase):
 
     def test_after_sigterm_it_waits_for_its_poll_like_hbf(self):
         with StandinServer("--log-level", "info") as server:
-            server.request("GET", "/hello")  # the master thread's 2-second poll starts again now
             t0 = time.monotonic()
+            server.request("GET", "/hello")  # the master thread's 2-second poll starts again now
+            wait_idle(server.proc.pid)
             server.send_signal(signal.SIGTERM)
             wait_until(lambda: "SIGTERM received" in server.log_text(), 5)
             with self.assertRaises(subprocess.TimeoutExpired):
@@ -398,6 +399,7 @@ class CommandLineTest(unittest.TestCase):
 
     def test_no_stop_poll_exits_without_a_connection(self):
         with StandinServer("--no-stop-poll") as server:
+            wait_idle(server.proc.pid)
             t0 = time.monotonic()
             server.send_signal(signal.SIGTERM)
             server.proc.wait(5)
