@@ -67,7 +67,9 @@ def start_nginx(folder: Path) -> tuple[subprocess.Popen, str]:
 def start_standin(folder: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-S", str(REPO / "lib" / "standin.py"), "--port", str(port),
-                             "--log-level", "error", "--inmem"], stdout=subprocess.DEVNULL,
+                             "--log-level", "error", "--inmem",
+                             "--no-stop-poll"],  # stop() sends no connection to end its poll
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for_port(port, proc)
     return proc, f"http://127.0.0.1:{port}"

@@ -242,7 +242,8 @@ def _attention(report: RunReport) -> list[str]:
     """Problems first: a crash is the headline, not a footnote."""
     run = report.run
     problems = [r for r in report.results if (r.get("status") or "ok") != "ok"]
-    if run.get("status") not in ("partial", "failed", "interrupted") and not problems:
+    # (A complete run may still carry an `error`: a server that had to be killed.)
+    if run.get("status") not in ("partial", "failed", "interrupted") and not problems and not run.get("error"):
         return []
     out = ["> **Attention:** " + verdict_line(report)]
     for row in problems:

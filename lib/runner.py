@@ -38,8 +38,8 @@ from lib.db import Database, DbError
 from lib.errors import BenchError
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.measure import EndpointMeasurement, base_row, default_warmup
-from lib.server import (HbfServer, ServerError, choose_port, describe_exit, port_is_free,
-                        start_servers, stop_servers)
+from lib.server import (STOP_GRACE_S, HbfServer, ServerError, choose_port, describe_exit,
+                        port_is_free, start_servers, stop_servers)
 from lib.suite import Endpoint, Suite
 from lib.text import now_text
 
@@ -101,6 +101,7 @@ class Slot:
     restarts: int = 0
     needs_restart: bool = False  # crashed or hung during an endpoint; stopped already
     down: str | None = None  # why this role can no longer be measured
+    stop_notes: list[str] = field(default_factory=list)  # its server did not exit cleanly when stopped
 
     @property
     def name(self) -> str:
@@ -114,6 +115,7 @@ class Outcome:
     exit_code: int
     error: str | None = None
     events: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said in `error`, but the run is not partial for them
     crash: Exception | None = None  # an internal error to re-raise after cleanup
     baseline: "Outcome | None" = None  # side by side: the baseline run's outcome
 
@@ -130,7 +132,8 @@ class Arm:
 # Where a side-by-side baseline's servers go: beside --port and --dev-port.
 BASELINE_PORT_OFFSET = 2
 # Side by side, servers are renewed between samples: HBF runs --inmem, so
-# there is nothing to lose by not waiting long for a clean exit.
+# there is nothing to lose by not waiting long for a clean exit (a poked HBF
+# is gone in milliseconds; lib/server.py).
 RENEW_GRACE_S = 1.0
 
 
@@ -148,7 +151,7 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
                 _prepare_slots(plan, arms)  # the finally below stops whatever started
                 _measure_all(plan, db, arms)
             finally:
-                stop_servers(_servers(arms))
+                _stop_and_note([slot for arm in arms for slot in arm.slots.values()])
         except Interrupted as stop:
             if not arms:
                 raise
@@ -168,6 +171,7 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
         # wait for a busy database): a signal now is held until it is written.
         with deferred():
             for arm in arms:
+                arm.outcome.notes = _counted([n for slot in arm.slots.values() for n in slot.stop_notes])
                 _record_outcome(db, arm.outcome, started)
     outcome = arms[-1].outcome
     if len(arms) > 1:
@@ -190,6 +194,25 @@ def _servers(arms: list[Arm]) -> list[HbfServer]:
     return [slot.server for arm in arms for slot in arm.slots.values() if slot.server]
 
 
+def _stop_and_note(slots: list[Slot], grace: float = STOP_GRACE_S) -> None:
+    """Stop the slots' servers together. One that does not exit cleanly
+    (killed after the grace, or a bad exit status) is said on stderr and noted
+    on its slot: the run's `error` says so, but the measurements stand."""
+    by_server = {id(slot.server): slot for slot in slots if slot.server is not None}
+    for server, sentence in stop_servers([slot.server for slot in slots if slot.server is not None], grace):
+        say(sentence)
+        by_server[id(server)].stop_notes.append(sentence)
+
+
+def _counted(sentences: list[str]) -> list[str]:
+    """Each distinct sentence once, with how often it was said (side by side, a
+    server that will not stop does so at every sample)."""
+    counts: dict[str, int] = {}
+    for sentence in sentences:
+        counts[sentence] = counts.get(sentence, 0) + 1
+    return [sentence + (f" ({n} times)" if n > 1 else "") for sentence, n in counts.items()]
+
+
 def _end_all(arms: list[Arm], status: str, exit_code: int, error: str) -> None:
     for arm in arms:
         arm.outcome.status, arm.outcome.exit_code, arm.outcome.error = status, exit_code, error
@@ -204,7 +227,7 @@ def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
         outcome.exit_code = 1 if problems or outcome.events else 0
     try:
         db.update_run(outcome.run_id, status=outcome.status, exit_code=outcome.exit_code,
-                      error="; ".join(filter(None, [outcome.error, *outcome.events])) or None,
+                      error="; ".join(filter(None, [outcome.error, *outcome.events, *outcome.notes])) or None,
                       finished_at=now_text(), duration_s=round(time.monotonic() - started, 3))
     except DbError as exc:
         say(f"could not record the run's final status: {exc}")
@@ -336,7 +359,7 @@ def _stop_until_needed(slot: Slot) -> None:
 def _renew_servers(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:
     """New processes for these measurements' servers, on the same ports when free."""
     servers = [m.slot.server for m in measurements if m.slot.server is not None]
-    stop_servers(servers, grace=RENEW_GRACE_S)
+    _stop_and_note([m.slot for m in measurements], grace=RENEW_GRACE_S)
     taken: set[int] = set()
     for server in servers:
         server.port, _ = choose_port(server.port, taken)

@@ -5,7 +5,12 @@ It is started, watched and stopped exactly like a real HBF build:
     python3 lib/standin.py --port N --log-level error --inmem [--dev]
 
 stdout and stderr go to a log file, it is ready when ``GET /health`` answers 200,
-and SIGTERM or SIGINT shut it down cleanly (exit status 0, well under a second).
+and SIGTERM or SIGINT shut it down cleanly (exit status 0) the way HBF's do: only
+when its "master thread", which polls the listening socket 2 seconds at a time
+(CivetWeb's), next wakes up. That is at the end of the current 2-second poll,
+counted from the last connection it accepted, or at once when a connection
+arrives after the signal (connect and close is enough). A tool that stops
+servers quickly must make that connection, as it must with HBF.
 
 It behaves like HBF (see /work/shared/hbf.md): the same flags, exit status 1 on a
 bad command line or a port already in use ("Failed to start HTTP server"), the same
@@ -35,11 +40,16 @@ Test-only knobs (HBF has none of them):
   --dump-on-exit DIR               on SIGTERM/SIGINT write DIR/standin-<port>.json:
                                    {"port", "dev", "requests_served",
                                     "files": {path: {"versions", "latest_size"}}}
+  --no-stop-poll                   exit at once on SIGTERM/SIGINT, without waiting
+                                   for the poll's next tick or a connection
+  --ignore-sigterm                 ignore SIGTERM (SIGINT still stops it): a server
+                                   that only SIGKILL ends
 """
 from __future__ import annotations
 
 import argparse
 import os
+import selectors
 import signal
 import sys
 import threading
@@ -61,6 +71,7 @@ from urllib.parse import parse_qs, unquote
 PROG = "hbf"
 HOST = "127.0.0.1"
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
+STOP_POLL_S = 2.0  # CivetWeb's master thread polls its listening sockets this long at a time
 
 # ---------------------------------------------------------------- logging
 _log_level = LEVELS["info"]
@@ -147,6 +158,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     t.add_argument("--crash-at-start-if-exists", metavar="FILE",
                    help="the first start creates FILE; a start that finds FILE dies by SIGSEGV "
                         "before listening (a server that crashes again after a restart)")
+    t.add_argument("--no-stop-poll", action="store_true",
+                   help="exit at once on SIGTERM/SIGINT (without it, like HBF, only at the "
+                        "next tick of the 2-second poll or the next connection)")
+    t.add_argument("--ignore-sigterm", action="store_true",
+                   help="ignore SIGTERM (SIGINT still stops it): a server only SIGKILL ends")
     args = p.parse_args(argv)
     if not 1 <= args.port <= 65535:
         p.error(f"invalid port {args.port}: must be 1..65535")
@@ -613,6 +629,21 @@ class Server(http.server.ThreadingHTTPServer):
                      f"{type(exc).__name__}: {exc}")
 
 
+def serve(server: Server, stop: threading.Event, tick: float, wake_fd: int) -> None:
+    """CivetWeb's master thread: poll the listening socket `tick` seconds at a
+    time and accept what arrives; look at the stop flag only when the poll
+    returns (a connection, the end of a tick, or a byte on wake_fd)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server, selectors.EVENT_READ)
+        selector.register(wake_fd, selectors.EVENT_READ)
+        while True:
+            ready = selector.select(tick)
+            if stop.is_set():
+                return
+            if any(key.fileobj is server for key, _ in ready):
+                server._handle_request_noblock()  # accept, and a thread answers
+
+
 # ---------------------------------------------------------------- main
 def dump(directory: str, server: Server) -> None:
     os.makedirs(directory, exist_ok=True)
@@ -640,7 +671,10 @@ def main(argv: list[str] | None = None) -> int:
         signals["name"] = signal.Signals(signum).name
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
+    def ignore(signum, frame):
+        log("warn", "SIGTERM ignored (--ignore-sigterm)")
+
+    signal.signal(signal.SIGTERM, ignore if args.ignore_sigterm else on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
     if args.crash_at_start_if_exists:
@@ -658,14 +692,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         log("error", f"Failed to start HTTP server on {HOST}:{args.port}: {e.strerror or e}")
         return 1
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     name="serve", daemon=True).start()
+    # Said before the first answer, so whoever saw /health answer finds it in the log.
     log("info", f"HBF stand-in listening on {HOST}:{server.server_port} "
                 f"(dev={'on' if args.dev else 'off'})")
+    wake_r, wake_w = os.pipe()
+    master = threading.Thread(target=serve, args=(server, stop, STOP_POLL_S, wake_r),
+                              name="master", daemon=True)
+    master.start()
     while not stop.wait(1.0):
         pass
     log("info", f"{signals.get('name', 'signal')} received, shutting down")
-    server.shutdown()
+    if args.no_stop_poll:
+        os.write(wake_w, b"x")
+    master.join()  # HBF's mg_stop waits for its master thread the same way
     server.server_close()
     status = 0
     if args.dump_on_exit:

@@ -2,7 +2,8 @@
 
 ``StandinServer`` starts lib/standin.py the way hbf-bench starts a real HBF binary
 (a command line, stdout+stderr to a log file, ready when ``GET /health`` answers
-200, stopped with SIGTERM) and always stops it again, also when a test fails.
+200, stopped with SIGTERM and a connection that wakes it, as HBF needs) and
+always stops it again, also when a test fails.
 Everything here talks to 127.0.0.1 only and kills processes only by their id.
 """
 from __future__ import annotations
@@ -47,6 +48,43 @@ def wait_until(predicate, timeout: float, interval: float = 0.02,
             text = message() if callable(message) else message
             raise AssertionError(f"{text} (after {timeout:g} s)")
         time.sleep(interval)
+
+
+def poke(port: int) -> None:
+    """Connect to 127.0.0.1:port and close at once. After SIGTERM, the stand-in
+    (like HBF) exits only when its 2-second poll of the listening socket ends
+    or a connection arrives: this is the connection."""
+    try:
+        with socket.create_connection((HOST, port), timeout=0.1):
+            pass
+    except OSError:
+        pass
+
+
+def signal_pending(pid: int, sig: int) -> bool:
+    """True while `sig` waits for one of the process's threads to take it
+    (Linux /proc; elsewhere False). A connection made before that may wake
+    another thread than the main one, which takes the signal instead: the
+    stand-in's main thread (like HBF's) then notices only a second later."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("ShdPnd:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def wait_idle(pid: int, timeout: float = 5.0) -> None:
+    """Wait until the stand-in `pid` runs only its main and master threads: no
+    connection is being handled, so a signal now is taken by the main thread
+    (a handler thread on its way out could take it instead, and the main
+    thread would notice only a second later). Linux /proc; elsewhere no wait."""
+    if not os.path.isdir(f"/proc/{pid}/task"):
+        return
+    wait_until(lambda: len(os.listdir(f"/proc/{pid}/task")) <= 2, timeout,
+               message=f"process {pid} still handles a connection")
 
 
 def have_ab() -> bool:
@@ -131,15 +169,25 @@ class StandinServer:
         return status == 200
 
     def stop(self, timeout: float | None = None) -> int | None:
-        """SIGTERM the process group, SIGKILL it after the grace time; return status."""
+        """SIGTERM the process group and, once the signal is taken, poke its
+        port until it exits (a poke can still arrive before the signal is acted
+        on: then another is needed); SIGKILL it after the grace time. Return
+        its status."""
         proc = self.proc
         if proc is None:
             return None
         if proc.poll() is None:
             self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(self.STOP_GRACE if timeout is None else timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + (self.STOP_GRACE if timeout is None else timeout)
+            while signal_pending(proc.pid, signal.SIGTERM) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            while proc.poll() is None and time.monotonic() < deadline:
+                poke(self.port)
+                try:
+                    proc.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    pass
+            if proc.poll() is None:
                 self._signal_group(signal.SIGKILL)
                 proc.wait()
         return proc.returncode

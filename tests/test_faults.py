@@ -10,13 +10,17 @@ import shutil
 import signal
 import sqlite3
 import stat
+import sys
 import textwrap
+import threading
+import time
 import unittest
 from pathlib import Path
 
 from lib.db import SCHEMA_VERSION
+from lib.server import STOP_GRACE_S, HbfServer, start_servers, stop_servers
 from tests.cli import LiveBenchmark, demo_args, run_benchmark, run_show
-from tests.support import TempDirTestCase, free_port, requires_ab, wait_until
+from tests.support import STANDIN, TempDirTestCase, free_port, requires_ab, wait_idle, wait_until
 from tests.test_zz_leftovers import tagged_processes
 
 
@@ -179,6 +183,92 @@ class Crashes(WithTmp):
         self.assertGreaterEqual(hello["complete_requests"], 20)
         self.assertEqual(echo["status"], "ok")
         self.assertIn("restarting the normal server", done.stderr)
+
+
+class Stopping(WithTmp):
+    """Servers are stopped by SIGTERM and then a connection to their port: the
+    stand-in, like HBF, otherwise exits only at the end of its 2-second poll.
+    One that ignores SIGTERM is killed after the grace period."""
+
+    def two_servers(self, *extra) -> list[HbfServer]:
+        ports = [free_port()]
+        while len(ports) < 2:
+            ports = list({*ports, free_port()})
+        servers = [HbfServer(role, [sys.executable, str(STANDIN)], port, self.tmp / f"{role}.log",
+                             extra_args=list(extra)) for role, port in zip(("normal", "dev"), ports)]
+        self.addCleanup(stop_servers, servers, 0.1)
+        start_servers(servers, timeout=20)
+        for server in servers:  # done with /health: the main thread takes the SIGTERM
+            wait_idle(server.pid)
+        return servers
+
+    def test_two_servers_stop_together_well_under_the_poll(self):
+        servers = self.two_servers()
+        started = time.monotonic()
+        unclean = stop_servers(servers)
+        elapsed = time.monotonic() - started
+        self.assertEqual(unclean, [])
+        self.assertEqual([s.proc.returncode for s in servers], [0, 0])
+        self.assertLess(elapsed, 1.0)  # the poll alone would take up to 2 s
+
+    def test_servers_that_ignore_sigterm_are_killed_after_one_grace(self):
+        servers = self.two_servers("--ignore-sigterm")
+        started = time.monotonic()
+        returned = []
+        stopper = threading.Thread(target=lambda: returned.append(stop_servers(servers, grace=0.5)),
+                                   daemon=True)
+        stopper.start()
+        stopper.join(10)
+        if stopper.is_alive():  # no SIGKILL after the grace: end them here, and fail
+            for server in servers:
+                os.killpg(server.pid, signal.SIGKILL)
+            self.fail("stop_servers never returned: servers that ignore SIGTERM were not killed")
+        elapsed = time.monotonic() - started
+        unclean, = returned
+        self.assertEqual([s.proc.returncode for s in servers], [-signal.SIGKILL] * 2)
+        self.assertEqual([(server.role, sentence) for server, sentence in unclean], [
+            ("normal", "the normal server did not exit within 0.5 s of SIGTERM and was killed (SIGKILL)"),
+            ("dev", "the dev server did not exit within 0.5 s of SIGTERM and was killed (SIGKILL)")])
+        self.assertGreaterEqual(elapsed, 0.5)
+        self.assertLess(elapsed, 1.0)  # waited for together, not one grace after the other
+
+    def test_a_bad_exit_status_when_stopped_is_said(self):
+        servers = self.two_servers("--dump-on-exit", "/proc/no-such-dir")  # cannot write: status 1
+        unclean = stop_servers(servers)
+        self.assertEqual([sentence for _, sentence in unclean], [
+            "the normal server exited with status 1 when asked to stop (SIGTERM)",
+            "the dev server exited with status 1 when asked to stop (SIGTERM)"])
+
+    @requires_ab
+    def test_a_run_stops_its_server_well_under_the_poll(self):
+        live = LiveBenchmark(*demo_args(self.db, "--only", "/hello", requests=100, concurrency=2))
+        live.wait_for("/hello: ok")
+        measured = time.monotonic()
+        self.assertEqual(live.finish(), 0, live.stderr[-2000:])
+        # Stopping, storing the outcome, the report and the interpreter's exit:
+        # waiting out the stand-in's poll alone would take about 2 s.
+        self.assertLess(time.monotonic() - measured, 1.0)
+        self.assertEqual(runs(self.db)[0][1:], ("complete", None))
+
+    @requires_ab
+    def test_a_server_that_ignores_sigterm_is_killed_and_the_run_still_finishes(self):
+        live = LiveBenchmark(*demo_args(self.db, "--only", "/hello", "--server-arg=--ignore-sigterm",
+                                        requests=50, concurrency=2))
+        try:
+            code = live.finish(timeout=30)
+            left = tagged_processes()  # benchmark.py has reaped what it killed
+        finally:  # a stand-in left behind must not outlive the test
+            for line in tagged_processes():
+                if "--ignore-sigterm" in line:
+                    os.kill(int(line.split()[1].rstrip(":")), signal.SIGKILL)
+        self.assertEqual(left, [])
+        self.assertEqual(code, 0, live.stderr[-2000:])
+        said = (f"the normal server did not exit within {STOP_GRACE_S:g} s of SIGTERM "
+                "and was killed (SIGKILL)")
+        self.assertIn(said, live.stderr)
+        self.assertIn(f"> - run: {said}", live.stdout)  # the report says so
+        self.assertEqual(runs(self.db), [(1, "complete", said)])
+        self.assertEqual([r[:2] for r in results(self.db)], [("/hello", "ok")])
 
 
 class ServersThatNeverServe(WithTmp):

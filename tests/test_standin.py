@@ -16,7 +16,7 @@ import time
 import unittest
 from pathlib import Path
 
-from tests.support import HOST, STANDIN, StandinServer, requires_ab
+from tests.support import HOST, STANDIN, StandinServer, poke, requires_ab, wait_idle, wait_until
 
 
 def run_standin(*args, timeout: float = 10.0) -> subprocess.CompletedProcess:
@@ -338,7 +338,8 @@ class CommandLineTest(unittest.TestCase):
             result = run_standin(flag)
             self.assertEqual(result.returncode, 0)
             for word in ("--port", "--log-level", "--dev", "--inmem", "--crash-on",
-                         "--hang-on", "--delay-ms", "--startup-delay-ms", "--dump-on-exit"):
+                         "--hang-on", "--delay-ms", "--startup-delay-ms", "--dump-on-exit",
+                         "--no-stop-poll", "--ignore-sigterm"):
                 self.assertIn(word, result.stdout)
 
     def test_port_taken(self):
@@ -348,7 +349,7 @@ class CommandLineTest(unittest.TestCase):
             self.assertIn("Failed to start HTTP server", result.stderr)
             self.assertEqual(server.request("GET", "/health")[0], 200)
 
-    def test_sigterm_and_sigint_exit_0_fast(self):
+    def test_sigterm_and_sigint_exit_0_fast_when_a_connection_follows(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
             with self.subTest(signal=sig.name), tempfile.TemporaryDirectory() as dump_dir, \
                     StandinServer("--dump-on-exit", dump_dir, "--log-level", "info") as server:
@@ -356,15 +357,66 @@ class CommandLineTest(unittest.TestCase):
                 conn = http.client.HTTPConnection(HOST, server.port, timeout=5)
                 conn.request("GET", "/hello")
                 conn.getresponse().read()
-                t0 = time.monotonic()
                 server.send_signal(sig)
+                wait_until(lambda: f"{sig.name} received" in server.log_text(), 5)
+                t0 = time.monotonic()
+                poke(server.port)
                 server.proc.wait(5)
                 elapsed = time.monotonic() - t0
                 conn.close()
                 self.assertEqual(server.proc.returncode, 0, server.log_text())
                 self.assertLess(elapsed, 0.5)
-                self.assertIn(f"{sig.name} received", server.log_text())
                 self.assertTrue((Path(dump_dir) / f"standin-{server.port}.json").is_file())
+                # the connection that woke it was not a request
+                self.assertIn("stopped after 2 requests", server.log_text())  # /health, /hello
+
+    def test_after_sigterm_it_waits_for_its_poll_like_hbf(self):
+        with StandinServer("--log-level", "info") as server:
+            t0 = time.monotonic()
+            server.request("GET", "/hello")  # the master thread's 2-second poll starts again now
+            wait_idle(server.proc.pid)
+            server.send_signal(signal.SIGTERM)
+            wait_until(lambda: "SIGTERM received" in server.log_text(), 5)
+            with self.assertRaises(subprocess.TimeoutExpired):
+                server.proc.wait(0.5)  # the signal was seen, yet it is still running
+            self.assertLess(time.monotonic() - t0, 1.5, "too slow to tell the poll from a hang")
+            t1 = time.monotonic()
+            poke(server.port)  # a connection wakes it: it exits at once
+            server.proc.wait(5)
+            self.assertLess(time.monotonic() - t1, 0.5)
+            self.assertEqual(server.proc.returncode, 0)
+
+    def test_without_a_connection_it_exits_at_the_polls_next_tick(self):
+        with StandinServer() as server:
+            t0 = time.monotonic()
+            server.request("GET", "/hello")  # accepted after t0: the tick ends 2 s after that
+            server.send_signal(signal.SIGINT)
+            server.proc.wait(10)
+            elapsed = time.monotonic() - t0
+            self.assertEqual(server.proc.returncode, 0)
+            self.assertGreaterEqual(elapsed, 1.95)
+            self.assertLess(elapsed, 4.0)
+
+    def test_no_stop_poll_exits_without_a_connection(self):
+        with StandinServer("--no-stop-poll") as server:
+            wait_idle(server.proc.pid)
+            t0 = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            server.proc.wait(5)
+            self.assertLess(time.monotonic() - t0, 0.5)
+            self.assertEqual(server.proc.returncode, 0)
+
+    def test_ignore_sigterm_leaves_it_to_sigkill(self):
+        with StandinServer("--ignore-sigterm", "--log-level", "warn") as server:
+            server.send_signal(signal.SIGTERM)
+            wait_until(lambda: "SIGTERM ignored" in server.log_text(), 5)
+            poke(server.port)
+            with self.assertRaises(subprocess.TimeoutExpired):
+                server.proc.wait(0.5)
+            self.assertEqual(server.request("GET", "/hello")[0], 200)  # still serving
+            t0 = time.monotonic()
+            self.assertEqual(server.stop(timeout=0.3), -signal.SIGKILL)
+            self.assertLess(time.monotonic() - t0, 2.0)
 
     def test_support_fails_fast_when_the_process_exits(self):
         t0 = time.monotonic()
