@@ -267,22 +267,35 @@ def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
             arm.slots[role] = Slot(role, server.url, server)
     servers = _servers(arms)
     say("starting " + ", ".join(f"{s.name} server on port {s.port}" for s in servers))
-    try:
-        start_servers(servers, plan.startup_timeout)
-    except ServerError:
-        # A port grabbed by someone else between our check and the server's
-        # bind: one more try on fresh ports, then give up.
-        busy = [s for s in servers if not s.alive() and not port_is_free(s.port)]
-        if not busy:
-            raise
-        for server in busy:
-            server.port, _ = choose_port(server.port, taken | {server.port})
-            say(f"{server.name} server: its port was taken while starting; retrying on {server.port}")
-        start_servers(servers, plan.startup_timeout)
-        for arm in arms:
-            for slot in arm.slots.values():
-                slot.url = slot.server.url
+    _start_on_free_ports(plan, servers, taken)
+    for arm in arms:
+        for slot in arm.slots.values():
+            slot.url = slot.server.url
     say("ready: " + ", ".join(f"{s.name} in {s.ready_after_s:.2f} s" for s in servers))
+
+
+# A port can be grabbed by another run between our check and the server's
+# bind (two runs started at once on the default ports): each try moves the
+# servers that lost theirs to ports the kernel hands out.
+START_TRIES = 4
+
+
+def _start_on_free_ports(plan: RunPlan, servers: list[HbfServer], taken: set[int]) -> None:
+    for attempt in range(1, START_TRIES + 1):
+        try:
+            start_servers(servers, plan.startup_timeout)
+            return
+        except ServerError:
+            # Lost its port: the port is still held, or (the other run's server
+            # may be gone again by now) its log has the bind error, EADDRINUSE.
+            busy = [s for s in servers if not s.alive()
+                    and (not port_is_free(s.port) or "in use" in s.log_tail().lower())]
+            if not busy or attempt == START_TRIES:
+                raise
+            for server in busy:
+                server.port, _ = choose_port(server.port, taken | {server.port})
+                taken.add(server.port)
+                say(f"{server.name} server: its port was taken while starting; retrying on {server.port}")
 
 
 def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:

@@ -383,6 +383,21 @@ class DatabaseTrouble(WithTmp):
         self.assertEqual(sorted(counts), [(1, 3), (2, 3)])
 
 
+    def test_several_runs_started_at_once_all_finish(self):
+        # Each round starts three runs on the same ports at the same moment:
+        # one takes a port the others just checked; they move on (lib/runner.py).
+        for round_number in range(3):
+            with self.subTest(round=round_number):
+                ports = ["--port", free_port(), "--dev-port", free_port()]
+                runs_at_once = [LiveBenchmark("--demo", "--requests", 20, "--concurrency", 2, "--only", "/hello",
+                                              "--warmup", 0, "--db", self.db, *ports) for _ in range(3)]
+                codes = [live.finish() for live in runs_at_once]
+                self.assertEqual(codes, [0, 0, 0], "".join(live.stderr[-800:] for live in runs_at_once))
+        with sqlite3.connect(self.db) as conn:
+            self.assertEqual(conn.execute("SELECT count(*), min(status), max(status) FROM benchmark_runs")
+                             .fetchone(), (9, "complete", "complete"))
+
+
 class DatabaseFiles(WithTmp):
     def test_legacy_database_is_upgraded_once_with_a_backup(self):
         legacy = Path(__file__).parent / "fixtures" / "legacy-results.db"
