@@ -29,6 +29,8 @@ def _handler(signum, frame):
               file=sys.stderr, flush=True)
         return
     _state["seen"].append(signum)
+    print(f"hbf-bench: {signal.Signals(signum).name}: stopping the servers and keeping what finished "
+          "(a second one waits for that)", file=sys.stderr, flush=True)
     if _state["deferring"]:
         _state["pending"] = signum
         return

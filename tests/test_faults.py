@@ -100,6 +100,24 @@ class Interrupts(WithTmp):
         self.assertEqual(code, 130, live.stderr[-2000:])
         self.assertEqual(runs(self.db)[0][1], "interrupted")
 
+    def test_a_second_ctrl_c_during_cleanup_is_ignored(self):
+        # Servers that ignore SIGTERM keep the cleanup busy for its grace
+        # period: the second Ctrl-C lands inside it, is said, and changes nothing.
+        live = LiveBenchmark(*demo_args(self.db, "--only", "/hello", "--server-arg=--ignore-sigterm",
+                                        "--server-arg=--delay-ms", "--server-arg=5",
+                                        requests=2000, concurrency=4))
+        live.wait_for("[1/1]")
+        live.signal(signal.SIGINT)
+        live.wait_for("SIGINT: stopping the servers")
+        live.signal(signal.SIGINT)
+        code = live.finish()
+        self.assertEqual(code, 130, live.stderr[-2000:])
+        self.assertIn("SIGINT again: still stopping servers", live.stderr)
+        self.assertIn("killed (SIGKILL)", live.stderr)  # the grace ran out: the fallback did its job
+        self.assertEqual(runs(self.db)[0][1], "interrupted")
+        from tests.test_zz_leftovers import tagged_processes
+        self.assertEqual([p for p in tagged_processes() if "standin.py" in p], [])
+
     def test_ctrl_c_during_startup(self):
         live = LiveBenchmark(*demo_args(self.db, "--server-arg=--startup-delay-ms",
                                         "--server-arg=20000", requests=50, concurrency=2))
