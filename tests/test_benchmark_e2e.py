@@ -41,6 +41,7 @@ class DemoRun(unittest.TestCase):
         fields = {"category", "endpoint", "method", "requests", "concurrency", "complete_requests",
                   "failed_requests", "non_2xx", "requests_per_sec", "time_per_request_ms", "p50_ms",
                   "p95_ms", "p99_ms", "status", "error"}
+        self.assertEqual(len(self.report["results"]), 7)
         for result in self.report["results"]:
             self.assertLessEqual(fields, set(result))
             self.assertEqual(result["requests"], 300)

@@ -18,6 +18,7 @@ class PythonEngine(TempDirTestCase):
         report = json.loads(done.stdout)
         self.assertEqual(report["engine"], "python")
         self.assertTrue(report["engine_version"])
+        self.assertGreater(len(report["results"]), 0)
         for result in report["results"]:
             self.assertEqual(result["status"], "ok", result)
             self.assertEqual(result["engine"], "python")
@@ -94,6 +95,7 @@ class WrkEngine(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         report = json.loads(done.stdout)
         self.assertEqual(report["engine"], "wrk")
+        self.assertEqual(len(report["results"]), 2)
         for result in report["results"]:
             self.assertEqual(result["status"], "ok", result)
             self.assertGreater(result["requests_per_sec"], 0)

@@ -36,6 +36,8 @@ class RepeatsWarmupResources(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_every_sample_is_stored_and_the_row_holds_the_median(self):
+        self.assertEqual([r["endpoint"] for r in self.report["results"]][0], "/hello")
+        self.assertEqual(len(self.report["results"]), 2)  # the loops below see both
         for result in self.report["results"]:
             samples = result["samples"]
             self.assertEqual(len(samples), 3)
