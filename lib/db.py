@@ -180,6 +180,17 @@ _LEGACY_CAVEATS = (
                             "the bash tool did not count non-2xx answers"),
 )
 
+# The figures of a run the bash tool kept per result only: its requests and
+# concurrency follow from its results.
+_LEGACY_RUN_FIGURES = {
+    "requests": "max(r.requests)",
+    "concurrency": "CAST(max(r.concurrency) AS TEXT)",
+}
+_FILL_LEGACY_RUN_FIGURES = (
+    f"UPDATE benchmark_runs SET {', '.join(f'{name} = g.{name}' for name in _LEGACY_RUN_FIGURES)}"
+    f" FROM (SELECT r.run_id, {', '.join(f'{value} AS {name}' for name, value in _LEGACY_RUN_FIGURES.items())}"
+    " FROM benchmark_results_v1 r GROUP BY r.run_id) AS g WHERE g.run_id = benchmark_runs.run_id")
+
 
 def _busy_timeout() -> float:
     return float(os.environ.get("HBF_BENCH_DB_BUSY_TIMEOUT", "30"))
@@ -312,12 +323,10 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             for match, caveat in _LEGACY_CAVEATS:
                 conn.execute("UPDATE benchmark_results_v1 SET caveat = ? WHERE category = ? OR endpoint = ?",
                              (caveat, match, match))
-            # The queries above fixed every row, so the runs' requests/concurrency follow.
-            conn.execute(
-                "UPDATE benchmark_runs SET"
-                " requests = (SELECT max(r.requests) FROM benchmark_results_v1 r WHERE r.run_id = benchmark_runs.run_id),"
-                " concurrency = (SELECT CAST(max(r.concurrency) AS TEXT) FROM benchmark_results_v1 r"
-                "                WHERE r.run_id = benchmark_runs.run_id)")
+            # The queries above fixed every row, so the runs' requests/concurrency
+            # follow: one grouped pass (a subquery per run, before any index
+            # exists on the new table, read it all once per run: 64 s at 10,000 runs).
+            conn.execute(_FILL_LEGACY_RUN_FIGURES)
             conn.execute("DROP TABLE benchmark_results")
         conn.execute("ALTER TABLE benchmark_results_v1 RENAME TO benchmark_results")
         conn.execute(_CREATE_SAMPLES)
