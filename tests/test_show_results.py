@@ -357,12 +357,20 @@ class LegacyHistory(unittest.TestCase):
         cls.dir = Path(tempfile.mkdtemp(prefix="show-results-legacy-history-"))
         cls.legacy = cls.dir / "legacy" / "results.db"
         cls.upgraded = cls.dir / "upgraded" / "results.db"
+        cls.unindexed = cls.dir / "unindexed.db"  # read from a copy given the bash tool's indexes
         cls.legacy.parent.mkdir()
         cls.upgraded.parent.mkdir()
         write_legacy(cls.legacy, cls.RUNS)
         shutil.copy2(cls.legacy, cls.upgraded)
+        shutil.copy2(cls.legacy, cls.unindexed)
         open_db(cls.upgraded).close()  # benchmark.py's upgrade, on disk
+        import sqlite3
+        with sqlite3.connect(cls.unindexed) as conn:
+            for name in ("idx_run_timestamp", "idx_result_run", "idx_result_endpoint"):
+                conn.execute(f"DROP INDEX {name}")
+        conn.close()
         cls.before = fingerprint(cls.legacy)
+        cls.unindexed_before = fingerprint(cls.unindexed)
 
     @classmethod
     def tearDownClass(cls):
@@ -370,10 +378,11 @@ class LegacyHistory(unittest.TestCase):
 
     def tearDown(self):
         self.assertEqual(fingerprint(self.legacy), self.before)
+        self.assertEqual(fingerprint(self.unindexed), self.unindexed_before)
         self.assertEqual(os.listdir(self.legacy.parent), ["results.db"])
 
-    def open_both(self):
-        old, new = open_db(self.legacy, readonly=True), open_db(self.upgraded, readonly=True)
+    def open_both(self, legacy=None):
+        old, new = open_db(legacy or self.legacy, readonly=True), open_db(self.upgraded, readonly=True)
         self.addCleanup(old.close)
         self.addCleanup(new.close)
         return old, new
@@ -391,7 +400,13 @@ class LegacyHistory(unittest.TestCase):
         self.fail(f"{got!r:.1500} != {want!r:.1500}")
 
     def test_every_query_answers_as_on_the_upgraded_file(self):
-        old, new = self.open_both()
+        self.answers_as_upgraded(self.legacy)
+
+    def test_without_the_bash_tool_indexes_too(self):
+        self.answers_as_upgraded(self.unindexed)
+
+    def answers_as_upgraded(self, legacy: Path):
+        old, new = self.open_both(legacy)
         self.assertEqual(old.conn.execute("PRAGMA main.user_version").fetchone()[0], 0)  # not upgraded
         ids = new.latest_run_ids(10_000)
         self.assertEqual(len(ids), self.RUNS + 3)
