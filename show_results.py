@@ -10,7 +10,7 @@ of two runs, trends, exports for other tools, and an HTML page with charts.
     python3 show_results.py --html report.html
 
 It only reads: the database is opened read-only (an old bash-tool database is
-upgraded in memory, never on disk). This file is the command line: flags,
+read through views that show it as the upgrade would, never upgraded on disk). This file is the command line: flags,
 which view, where the database is. lib/history.py gathers a view's data (what
 --json prints), lib/views.py renders it, lib/report.py renders one run,
 lib/export.py writes exports, lib/html_report.py the page.

@@ -1,21 +1,35 @@
 #!/usr/bin/env python3
 """How fast does show_results.py answer on a big history?
 
-Builds a database of 10,000 runs x 7 endpoints (through lib/db.py's own
-create_run/add_result, one sample per result like a real --repeat 1 run,
-with level shifts, failures, crashes and hostile notes), then times each view
-as a user runs it (a fresh `python3 show_results.py ...` process) against the
-bare start of the interpreter (`python3 -c pass`), alternating: each round
-runs every command once, each right after a bare start. It prints the medians
-and the median of the paired differences (the cost beyond the interpreter):
+Two shapes of a history of 10,000 runs x 7 endpoints:
+- current: written through lib/db.py's own create_run/add_result, one sample
+  per result like a real --repeat 1 run, with level shifts, failures, crashes
+  and hostile notes;
+- legacy: as the old bash tool wrote it (schema version 0: its two tables and
+  three indexes, read from tests/fixtures/legacy-results.db, plain INSERTs),
+  which show_results.py reads as it is and benchmark.py upgrades on disk.
 
-    python3 bench/history_speed.py                 # build in a temp dir, 21 rounds
-    python3 bench/history_speed.py --db /tmp/h.db  # keep (and reuse) the database
+Each view is timed as a user runs it (a fresh `python3 show_results.py ...`
+process) against the bare start of the interpreter (`python3 -c pass`),
+alternating: each round runs every command once, each right after a bare
+start. It prints the medians and the median of the paired differences (the
+cost beyond the interpreter), and for the legacy shape the time benchmark.py's
+on-disk upgrade takes (open_db for writing: the backup copy and the upgrade):
+
+    python3 bench/history_speed.py                 # both shapes, built in a temp dir, 21 rounds
+    python3 bench/history_speed.py --shapes legacy
+    python3 bench/history_speed.py --db /tmp/h.db --legacy-db /tmp/l.db  # keep (and reuse) them
     python3 bench/history_speed.py --rounds 31
 
 Budgets (issue #5): list, compare, trend of one endpoint and their --json at
 most 50 ms beyond the bare interpreter; the HTML page of the last 200 runs at
-most 300 ms beyond it. Exit 1 when a budget is missed.
+most 300 ms beyond it. Issue #14, on the legacy shape: every view (also
+--run and --trend all) at most 50 ms beyond it, the file unchanged, and the
+on-disk upgrade at most 2 s. Exit 1 when a budget is missed.
+
+A third shape, legacy-noindex (`--shapes legacy-noindex`, for information):
+a bash-tool file whose indexes were dropped, which is read from an in-memory
+copy given them.
 
 Two settings are measured, each against its own bare interpreter:
 - "bytecode cache" (judged): Python's default, lib/ compiled once and loaded
@@ -61,6 +75,12 @@ NOTES = ("", "", "", "nightly", "after the cache fix", "try -O3", "'; DROP TABLE
          "line one\nline two", "<script>alert(1)</script> & \"quotes\"", "ünïcödé ✓ 速度")
 BUDGET_MS = {"html": 300.0}
 DEFAULT_BUDGET_MS = 50.0
+UPGRADE_BUDGET_S = 2.0
+LEGACY_FIXTURE = REPO / "tests" / "fixtures" / "legacy-results.db"
+SHAPES = ("current", "legacy", "legacy-noindex")
+# Level shifts of req/s: {endpoint: [(fraction of the history, factor)]}.
+SHIFTS = {"/hello": [(0.35, 1.18)], "/user/42": [(0.35, 1.15)],
+          "GET /__dev/api/files": [(0.6, 0.82)], "/static/style.css": [(0.8, 0.9), (0.9, 1.12)]}
 
 
 def generate(path: Path, runs: int, *, seed: int = 5, shifts=None, failure_rate: float = 0.004,
@@ -68,10 +88,7 @@ def generate(path: Path, runs: int, *, seed: int = 5, shifts=None, failure_rate:
     """A results database with `runs` runs of the seven endpoints. `shifts`:
     {endpoint: [(fraction of the history, factor)]} level shifts of req/s."""
     rng = random.Random(seed)
-    shifts = shifts if shifts is not None else {
-        "/hello": [(0.35, 1.18)], "/user/42": [(0.35, 1.15)],
-        "GET /__dev/api/files": [(0.6, 0.82)], "/static/style.css": [(0.8, 0.9), (0.9, 1.12)],
-    }
+    shifts = shifts if shifts is not None else SHIFTS
     db = open_db(path)
     db.conn.execute("PRAGMA synchronous=OFF")  # a generator, not a benchmark run
     t0 = start if start is not None else time.time() - runs * 3600
@@ -132,6 +149,69 @@ def generate(path: Path, runs: int, *, seed: int = 5, shifts=None, failure_rate:
     return path
 
 
+def generate_legacy(path: Path, runs: int, *, seed: int = 5, indexes: bool = True) -> Path:
+    """A database as the bash tool wrote it: its tables and indexes (the
+    fixture's own CREATE statements), `runs` runs of the seven endpoints,
+    1000 requests at c=10, with the same level shifts and build modes as
+    generate(); no failures (the bash tool stored none)."""
+    import sqlite3
+    rng = random.Random(seed)
+    source = sqlite3.connect(LEGACY_FIXTURE.resolve().as_uri() + "?mode=ro", uri=True)
+    schema = source.execute("SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL"
+                            " AND name NOT LIKE 'sqlite_%' ORDER BY type = 'index'").fetchall()
+    source.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")  # a generator, not a benchmark run
+    for kind, sql in schema:
+        if kind == "table" or indexes:
+            conn.execute(sql)
+    t0 = time.time() - runs * 3600
+    commits = [f"{rng.getrandbits(28):07x}" for _ in range(max(1, runs // 3))]
+    for i in range(runs):
+        frac = i / max(1, runs - 1)
+        mode = "dbg" if rng.random() < 0.03 else "opt"
+        run_id = conn.execute(
+            "INSERT INTO benchmark_runs (timestamp, git_commit, git_branch, build_mode, notes) VALUES (?, ?, ?, ?, ?)",
+            (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0 + i * 3600)), commits[i * len(commits) // runs],
+             "master" if rng.random() < 0.9 else "feature/cache", mode, rng.choice(NOTES))).lastrowid
+        rows = []
+        for category, endpoint, _, _, _, rps0, _ in ENDPOINTS:
+            factor = 0.4 if mode == "dbg" else 1.0
+            for at, mult in SHIFTS.get(endpoint, ()):
+                factor *= mult if frac >= at else 1.0
+            rps = rps0 * factor * rng.gauss(1.0, 0.02)
+            rows.append((run_id, category, endpoint, 1000, 10, round(1000 / rps, 3), round(rps, 2),
+                         round(10_000 / rps, 3), round(rps * 0.3, 2), 0))
+        conn.executemany(
+            "INSERT INTO benchmark_results (run_id, category, endpoint, requests, concurrency, time_taken,"
+            " requests_per_sec, time_per_request, transfer_rate, failed_requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def upgrade_seconds(legacy: Path, temp: Path, tries: int = 3) -> float:
+    """Median time of benchmark.py's on-disk upgrade of a copy of `legacy`
+    (open_db for writing: the byte-for-byte backup, then the upgrade)."""
+    times = []
+    for number in range(tries):
+        folder = temp / f"upgrade-{number}"
+        folder.mkdir()
+        copy = folder / "results.db"
+        shutil.copy2(legacy, copy)
+        t = time.perf_counter()
+        open_db(copy).close()
+        times.append(time.perf_counter() - t)
+        shutil.rmtree(folder)
+    return statistics.median(times)
+
+
+def fingerprint(path: Path) -> tuple:
+    stat = path.stat()
+    return path.read_bytes(), stat.st_mtime_ns, stat.st_size
+
+
 def timed(command: list[str], env: dict, cwd: Path) -> float:
     t = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
@@ -155,18 +235,20 @@ def cases(db: Path, workspace: Path, out: Path) -> list[tuple[str, list[str], Pa
         ("trend /hello --json", show + ["--db", str(db), "--trend", "/hello", "--json"], REPO),
         ("trend hello (substring)", show + ["--db", str(db), "--trend", "hello"], REPO),
         ("trend all", show + ["--db", str(db), "--trend", "all"], REPO),
+        ("trend all --json", show + ["--db", str(db), "--trend", "all", "--json"], REPO),
         ("run latest", show + ["--db", str(db), "--run", "latest"], REPO),
+        ("run latest --json", show + ["--db", str(db), "--run", "latest", "--json"], REPO),
         ("html (last 200 runs)", show + ["--db", str(db), "--html", str(out)], REPO),
     ]
 
 
-def budget(name: str) -> float | None:
+def budget(name: str, shape: str) -> float | None:
     if name.startswith("bare"):
         return None
     if name.startswith("html"):
         return BUDGET_MS["html"]
-    if name.startswith(("trend all", "run latest")):
-        return None  # not in the issue's budget; shown for information
+    if name.startswith(("trend all", "run latest")) and shape == "current":
+        return None  # not in issue #5's budget; shown for information (issue #14 judges them on legacy)
     return DEFAULT_BUDGET_MS
 
 
@@ -192,59 +274,94 @@ def measure(commands, env: dict, rounds: int) -> tuple[dict[str, float], dict[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", help="database to use; generated there when missing")
+    parser.add_argument("--db", help="current-shape database to use; generated there when missing")
+    parser.add_argument("--legacy-db", help="legacy-shape database to use; generated there when missing")
+    parser.add_argument("--shapes", default="current,legacy",
+                        help=f"comma-separated, of {', '.join(SHAPES)} (default: current,legacy)")
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--judge-uncached", action="store_true",
                         help="fail on the budgets without a bytecode cache too")
     args = parser.parse_args()
+    shapes = [name.strip() for name in args.shapes.split(",") if name.strip()]
+    if not shapes or set(shapes) - set(SHAPES):
+        parser.error(f"--shapes takes {', '.join(SHAPES)}")
 
     temp = Path(tempfile.mkdtemp(prefix="history-speed-"))
     try:
-        db = Path(args.db) if args.db else temp / "results.db"
-        if not db.exists():
-            t = time.perf_counter()
-            generate(db, args.runs)
-            print(f"generated {db}: {args.runs:,} runs x {len(ENDPOINTS)} endpoints in "
-                  f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
-        workspace = temp / "hbf"
-        (workspace / ".benchmark").mkdir(parents=True)
-        (workspace / "MODULE.bazel").write_text('module(name = "hbf", version = "0.1")\n')
-        os.symlink(db.resolve(), workspace / ".benchmark" / "results.db")
-        commands = cases(db, workspace, temp / "page.html")
-
         cached = dict(os.environ)
         cached.pop("PYTHONDONTWRITEBYTECODE", None)
         cached["PYTHONPYCACHEPREFIX"] = str(temp / "pycache")
         uncached = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         settings = [("bytecode cache", cached, True), ("no bytecode cache", uncached, args.judge_uncached)]
-
         failed = False
-        medians, deltas = {}, {}
-        for label, env, _ in settings:
-            medians[label], deltas[label] = measure(commands, env, args.rounds)
-        bare_name = commands[0][0]
-        print(f"show_results.py on {db} ({args.runs:,} runs x {len(ENDPOINTS)} endpoints), medians of "
-              f"{args.rounds} rounds; Δ = median of (command - the bare start run just before it)\n")
-        print("| command | " + " | ".join(f"{label} ms | Δ ms" for label, _, _ in settings) + " | budget Δ |")
-        print("|---|" + "---:|---:|" * len(settings) + "---:|")
-        for name, _, _ in commands:
-            cells = []
-            limit = budget(name)
-            for label, _, judged in settings:
-                value = medians[label][name]
-                delta = deltas[label].get(name, 0.0)
-                mark = ""
-                if limit is not None and delta > limit:
-                    mark = " ✗" if judged else " (over)"
-                    failed = failed or judged
-                cells.append(f"{value:.1f} | {'–' if name == bare_name else f'{delta:+.1f}{mark}'}")
-            print(f"| {name} | " + " | ".join(cells) + f" | {'–' if limit is None else f'{limit:.0f}'} |")
+        for shape in shapes:
+            db = prepare(shape, args, temp)
+            failed |= report_shape(shape, db, args, settings, temp)
         print("\n" + ("FAIL: a budget was missed (✗)" if failed else
                       "all budgets met" + ("" if args.judge_uncached else " (judged with a bytecode cache)")))
         return 1 if failed else 0
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def prepare(shape: str, args, temp: Path) -> Path:
+    """The database of a shape: the one given (generated there when missing) or a new one in temp."""
+    given = args.db if shape == "current" else args.legacy_db if shape == "legacy" else None
+    db = Path(given) if given else temp / shape / "results.db"
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        if shape == "current":
+            generate(db, args.runs)
+        else:
+            generate_legacy(db, args.runs, indexes=shape == "legacy")
+        print(f"generated {db} ({shape}): {args.runs:,} runs x {len(ENDPOINTS)} endpoints in "
+              f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return db
+
+
+def report_shape(shape: str, db: Path, args, settings, temp: Path) -> bool:
+    """Time every view on one shape and print its table; True when a judged budget was missed."""
+    workspace = temp / f"hbf-{shape}"
+    (workspace / ".benchmark").mkdir(parents=True)
+    (workspace / "MODULE.bazel").write_text('module(name = "hbf", version = "0.1")\n')
+    os.symlink(db.resolve(), workspace / ".benchmark" / "results.db")
+    commands = cases(db, workspace, temp / "page.html")
+    before = fingerprint(db) if shape != "current" else None
+    medians, deltas = {}, {}
+    for label, env, _ in settings:
+        medians[label], deltas[label] = measure(commands, env, args.rounds)
+    failed = False
+    bare_name = commands[0][0]
+    print(f"\n## {shape}: show_results.py on {db} ({args.runs:,} runs x {len(ENDPOINTS)} endpoints), "
+          f"medians of {args.rounds} rounds; Δ = median of (command - the bare start run just before it)\n")
+    print("| command | " + " | ".join(f"{label} ms | Δ ms" for label, _, _ in settings) + " | budget Δ |")
+    print("|---|" + "---:|---:|" * len(settings) + "---:|")
+    for name, _, _ in commands:
+        cells = []
+        limit = budget(name, shape)
+        for label, _, judged in settings:
+            judged = judged and shape != "legacy-noindex"  # for information
+            value = medians[label][name]
+            delta = deltas[label].get(name, 0.0)
+            mark = ""
+            if limit is not None and delta > limit:
+                mark = " ✗" if judged else " (over)"
+                failed = failed or judged
+            cells.append(f"{value:.1f} | {'–' if name == bare_name else f'{delta:+.1f}{mark}'}")
+        print(f"| {name} | " + " | ".join(cells) + f" | {'–' if limit is None else f'{limit:.0f}'} |")
+    if before is not None:
+        unchanged = fingerprint(db) == before
+        print(f"\nthe {shape} file after every view: {'unchanged' if unchanged else 'CHANGED ✗'}")
+        failed = failed or not unchanged
+    if shape == "legacy":
+        seconds = upgrade_seconds(db, temp)
+        over = seconds > UPGRADE_BUDGET_S
+        print(f"on-disk upgrade by benchmark.py (open_db for writing: backup copy + upgrade), median of 3: "
+              f"{seconds:.2f} s (budget {UPGRADE_BUDGET_S:.0f} s){' ✗' if over else ''}")
+        failed = failed or over
+    return failed
 
 
 if __name__ == "__main__":

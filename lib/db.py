@@ -9,8 +9,11 @@ Opening rules:
 - writing (benchmark.py): an older database is upgraded in place, after a
   backup copy `<name>.bak-<timestamp>` next to it; WAL mode and a busy
   timeout let two runs share one file.
-- reading (show_results.py): nothing on disk is written. An older database is
-  copied into memory and upgraded there, so every query sees one schema.
+- reading (show_results.py): nothing on disk is written, and every query sees
+  one schema. A bash-tool file (version 0) is read as it is, through TEMP views
+  that present it as the upgrade would (_LEGACY_VIEWS): no copy, no upgrade,
+  so a view of 10,000 old runs answers in milliseconds. A version 1 file is
+  copied into memory and upgraded there.
 - not a SQLite file, or a schema newer than this tool: DbError, file untouched.
 """
 from __future__ import annotations
@@ -74,18 +77,24 @@ _LEGACY_RESULT_COLUMNS = (
     "failed_requests",
 )
 
-# Rows the bash tool wrote, copied into the upgraded table with what can be
-# known of them: measured by ab, one sample, no warmup, the method in the name.
+# What can be known of a row the bash tool wrote: measured by ab, one
+# sample, no warmup, the method in the name. One definition for the on-disk
+# upgrade (copied into the new table) and for the read-only view of a legacy
+# file (_LEGACY_VIEWS); the caveats are added by _LEGACY_CAVEATS.
+_LEGACY_RESULT_VALUES = {
+    "status": "'ok'",
+    "complete_requests": "requests",
+    "method": "CASE WHEN endpoint LIKE 'PUT %' THEN 'PUT' ELSE 'GET' END",
+    "path": "CASE WHEN endpoint LIKE '% /%' THEN substr(endpoint, instr(endpoint, ' ') + 1) ELSE endpoint END",
+    "server": "CASE WHEN category IN ('fs_read', 'fs_write') THEN 'dev' ELSE 'normal' END",
+    "engine": "'ab'",
+    "sample_count": "1",
+    "warmup_requests": "0",
+}
 _OLD_COLUMNS = ", ".join(_LEGACY_RESULT_COLUMNS)
 _COPY_LEGACY_RESULTS = (
-    f"INSERT INTO benchmark_results_v1 ({_OLD_COLUMNS}, status, complete_requests, method, path,"
-    " server, engine, sample_count, warmup_requests)"
-    f" SELECT {_OLD_COLUMNS}, 'ok', requests,"
-    " CASE WHEN endpoint LIKE 'PUT %' THEN 'PUT' ELSE 'GET' END,"
-    " CASE WHEN endpoint LIKE '% /%' THEN substr(endpoint, instr(endpoint, ' ') + 1)"
-    " ELSE endpoint END,"
-    " CASE WHEN category IN ('fs_read', 'fs_write') THEN 'dev' ELSE 'normal' END,"
-    " 'ab', 1, 0 FROM benchmark_results")
+    f"INSERT INTO benchmark_results_v1 ({_OLD_COLUMNS}, {', '.join(_LEGACY_RESULT_VALUES)})"
+    f" SELECT {_OLD_COLUMNS}, {', '.join(_LEGACY_RESULT_VALUES.values())} FROM benchmark_results")
 
 # The new columns of benchmark_results, in order. Figures an endpoint did not
 # produce (a crash leaves no req/s) are NULL, never a made-up zero.
@@ -164,10 +173,13 @@ sample_number INTEGER NOT NULL,
 UNIQUE (result_id, sample_number)
 )"""
 
-_INDEXES = (
+# The bash tool created these three itself (see tests/fixtures/legacy-results.db).
+_BASH_TOOL_INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_run_timestamp ON benchmark_runs(timestamp)",
     "CREATE INDEX IF NOT EXISTS idx_result_run ON benchmark_results(run_id)",
     "CREATE INDEX IF NOT EXISTS idx_result_endpoint ON benchmark_results(endpoint)",
+)
+_INDEXES = _BASH_TOOL_INDEXES + (
     # Trends read one endpoint's newest rows first.
     "CREATE INDEX IF NOT EXISTS idx_result_endpoint_run ON benchmark_results(endpoint, run_id)",
     "CREATE INDEX IF NOT EXISTS idx_sample_result ON benchmark_samples(result_id)",
@@ -178,6 +190,64 @@ _LEGACY_CAVEATS = (
     ("fs_write", "bash tool sent POST (ab -p); HBF answered 404, so these figures timed 404 answers"),
     ("/static/favicon.ico", "HBF builds of the bash tool's time answered 404 for the empty favicon; "
                             "the bash tool did not count non-2xx answers"),
+)
+
+# The figures of a run the bash tool kept per result only: its requests and
+# concurrency follow from its results (one grouped pass on upgrade; per run
+# in the read-only view, through the bash tool's idx_result_run).
+_LEGACY_RUN_FIGURES = {
+    "requests": "max(r.requests)",
+    "concurrency": "CAST(max(r.concurrency) AS TEXT)",
+}
+_FILL_LEGACY_RUN_FIGURES = (
+    f"UPDATE benchmark_runs SET {', '.join(f'{name} = g.{name}' for name in _LEGACY_RUN_FIGURES)}"
+    f" FROM (SELECT r.run_id, {', '.join(f'{value} AS {name}' for name, value in _LEGACY_RUN_FIGURES.items())}"
+    " FROM benchmark_results_v1 r GROUP BY r.run_id) AS g WHERE g.run_id = benchmark_runs.run_id")
+
+# A bash-tool file opened read-only is not copied nor upgraded: TEMP views
+# named like its tables present it in the current schema (an unqualified name
+# is looked up in temp first), with the values the upgrade would store. A
+# view takes no parameters, so the caveats come from a TEMP table filled with
+# parameters; later entries of _LEGACY_CAVEATS win, as their UPDATEs do.
+_LEGACY_RUN_COLUMNS = ("run_id", "timestamp", "git_commit", "git_branch", "build_mode", "notes")
+_LEGACY_CAVEAT_TABLE = "CREATE TEMP TABLE legacy_caveats (rank INTEGER PRIMARY KEY, match TEXT, caveat TEXT)"
+_LEGACY_CAVEAT_ROW = "INSERT INTO legacy_caveats (rank, match, caveat) VALUES (?, ?, ?)"
+# Whether an endpoint (both parameters) has a row without a caveat. Every row
+# of the favicon and fs_write endpoints of a legacy file carries one, so
+# endpoint_history, which wants rows without, would walk all 70,000 rows of
+# 10,000 runs for nothing (15-20 ms each); this answers in one seek (a caveat
+# by name) or one read of the endpoint's rows through idx_result_endpoint (by
+# category, 6 ms).
+_LEGACY_UNCAVEATED_ROWS = (
+    "SELECT ? NOT IN (SELECT match FROM legacy_caveats) AND EXISTS (SELECT 1 FROM main.benchmark_results e"
+    " WHERE e.endpoint = ? AND e.category NOT IN (SELECT match FROM legacy_caveats))")
+
+
+def _legacy_run_value(name: str, legacy: str | None) -> str:
+    if name in _LEGACY_RUN_FIGURES:
+        return (f"(SELECT {_LEGACY_RUN_FIGURES[name]} FROM main.benchmark_results r"
+                " WHERE r.run_id = b.run_id)")
+    return "NULL" if legacy is None else legacy
+
+
+def _legacy_result_value(name: str) -> str:
+    if name == "caveat":
+        return ("(SELECT c.caveat FROM legacy_caveats c WHERE c.match IN (category, endpoint)"
+                " ORDER BY c.rank DESC LIMIT 1)")
+    return _LEGACY_RESULT_VALUES.get(name, "NULL")
+
+
+_LEGACY_VIEWS = (
+    "CREATE TEMP VIEW benchmark_runs AS SELECT "
+    + ", ".join([f"b.{name}" for name in _LEGACY_RUN_COLUMNS]
+                + [f"{_legacy_run_value(name, legacy)} AS {name}"
+                   for name, _, legacy in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2])
+    + " FROM main.benchmark_runs b",
+    "CREATE TEMP VIEW benchmark_results AS SELECT "
+    + ", ".join(list(_LEGACY_RESULT_COLUMNS)
+                + [f"{_legacy_result_value(name)} AS {name}" for name in RESULT_COLUMNS])
+    + " FROM main.benchmark_results",
+    _CREATE_SAMPLES.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"),
 )
 
 
@@ -193,14 +263,19 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
             raise DbError(f"no results database at {path}: run benchmark.py first, or pass --db PATH")
         conn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         version = _schema_version(conn, path)
-        if version < SCHEMA_VERSION:
-            memory = sqlite3.connect(":memory:", isolation_level=None)
-            memory.row_factory = sqlite3.Row
-            conn.backup(memory)
-            conn.close()
-            conn = memory
+        legacy = version == 0 and _has_legacy_tables(conn)
+        if legacy:
+            if not _has_legacy_indexes(conn):
+                # Not as the bash tool left it: a copy with its indexes, so
+                # that the views' queries need not read every row.
+                conn = _in_memory(conn)
+                for statement in _BASH_TOOL_INDEXES[1:]:  # the two on benchmark_results
+                    conn.execute(statement)
+            _present_legacy(conn)
+        elif version < SCHEMA_VERSION:
+            conn = _in_memory(conn)
             _migrate(conn, version)
-        return Database(conn, path, readonly=True)
+        return Database(conn, path, readonly=True, legacy=legacy)
 
     directory = path.parent
     if not directory.exists():
@@ -262,6 +337,24 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def _in_memory(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """A copy of the database in memory (closing `conn`), free to be changed."""
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    memory.row_factory = sqlite3.Row
+    conn.backup(memory)
+    conn.close()
+    return memory
+
+
+def _has_legacy_indexes(conn: sqlite3.Connection) -> bool:
+    """Whether benchmark_results has what _BASH_TOOL_INDEXES give: an index
+    led by run_id and one led by endpoint."""
+    leading = {row[0] for row in conn.execute(
+        "SELECT info.name FROM pragma_index_list(?) AS list, pragma_index_info(list.name) AS info"
+        " WHERE info.seqno = 0", ("benchmark_results",))}
+    return {"run_id", "endpoint"} <= leading
+
+
 def _has_legacy_tables(conn: sqlite3.Connection) -> bool:
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     return {"benchmark_runs", "benchmark_results"} <= names
@@ -293,6 +386,17 @@ def _transaction(conn: sqlite3.Connection):
         raise
 
 
+def _present_legacy(conn: sqlite3.Connection) -> None:
+    """Show a bash-tool file, opened read-only, in the current schema without
+    copying it (_LEGACY_VIEWS): every query runs on the file as it is."""
+    conn.execute("PRAGMA temp_store = MEMORY")  # no temp file next to anything
+    conn.execute(_LEGACY_CAVEAT_TABLE)
+    conn.executemany(_LEGACY_CAVEAT_ROW, [(rank, match, caveat)
+                                          for rank, (match, caveat) in enumerate(_LEGACY_CAVEATS)])
+    for statement in _LEGACY_VIEWS:
+        conn.execute(statement)
+
+
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database at `version` to SCHEMA_VERSION (inside the caller's transaction)."""
     if version <= 1:
@@ -312,12 +416,10 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             for match, caveat in _LEGACY_CAVEATS:
                 conn.execute("UPDATE benchmark_results_v1 SET caveat = ? WHERE category = ? OR endpoint = ?",
                              (caveat, match, match))
-            # The queries above fixed every row, so the runs' requests/concurrency follow.
-            conn.execute(
-                "UPDATE benchmark_runs SET"
-                " requests = (SELECT max(r.requests) FROM benchmark_results_v1 r WHERE r.run_id = benchmark_runs.run_id),"
-                " concurrency = (SELECT CAST(max(r.concurrency) AS TEXT) FROM benchmark_results_v1 r"
-                "                WHERE r.run_id = benchmark_runs.run_id)")
+            # The queries above fixed every row, so the runs' requests/concurrency
+            # follow: one grouped pass (a subquery per run, before any index
+            # exists on the new table, read it all once per run: 64 s at 10,000 runs).
+            conn.execute(_FILL_LEGACY_RUN_FIGURES)
             conn.execute("DROP TABLE benchmark_results")
         conn.execute("ALTER TABLE benchmark_results_v1 RENAME TO benchmark_results")
         conn.execute(_CREATE_SAMPLES)
@@ -333,11 +435,19 @@ def _row(row: sqlite3.Row | None) -> dict | None:
 class Database:
     """A thin layer over one connection: named queries, dict rows."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool):
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool, legacy: bool = False):
         self.conn = conn
         self.path = path
         self.readonly = readonly
         self._inode = _inode(path) if not readonly else None
+        # A bash-tool file read through _LEGACY_VIEWS has no index on (endpoint,
+        # run_id), only idx_result_endpoint(endpoint), in result_id order: a
+        # query for one endpoint's newest rows by run_id would read all of
+        # that endpoint's rows and sort them (10,000 at 10,000 runs, with a
+        # view's subqueries on each). `+` keeps that index out, so SQLite walks
+        # idx_result_run backwards and stops at the LIMIT.
+        self._endpoint_is = "+res.endpoint = ?" if legacy else "res.endpoint = ?"
+        self._legacy = legacy
 
     def close(self) -> None:
         self.conn.close()
@@ -503,11 +613,13 @@ class Database:
                          before_run_id: int, limit: int = 10) -> list[dict]:
         """ok results of one endpoint (at this concurrency and request count) in
         earlier runs comparable to `run` (the same rule as baseline_run), oldest first."""
+        if self._legacy and not self.conn.execute(_LEGACY_UNCAVEATED_ROWS, (endpoint, endpoint)).fetchone()[0]:
+            return []
         where, params = _comparable("run", run)
         rows = self.conn.execute(
             "SELECT res.run_id, res.requests_per_sec, res.p50_ms, res.p99_ms, res.server_cpu_us_per_req"
             " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
-            " WHERE res.endpoint = ? AND res.concurrency = ? AND res.requests = ? AND res.run_id < ?"
+            f" WHERE {self._endpoint_is} AND res.concurrency = ? AND res.requests = ? AND res.run_id < ?"
             " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
             f" AND {where} AND run.side IS NOT 'baseline'"
             " ORDER BY res.run_id DESC LIMIT ?",
@@ -537,8 +649,8 @@ class Database:
     def endpoint_categories(self) -> dict[str, str]:
         """{endpoint: category of its newest result}, one index seek per endpoint."""
         return {name: self.conn.execute(
-            "SELECT category FROM benchmark_results WHERE endpoint = ? ORDER BY run_id DESC LIMIT 1",
-            (name,)).fetchone()[0] for name in self.distinct_endpoints()}
+            f"SELECT category FROM benchmark_results res WHERE {self._endpoint_is}"
+            " ORDER BY run_id DESC LIMIT 1", (name,)).fetchone()[0] for name in self.distinct_endpoints()}
 
     def select_run_ids(self, *, limit: int | None = None, branch=None, build_mode=None, pod=None,
                        since=None, status=None) -> list[int]:
@@ -555,7 +667,7 @@ class Database:
         """One endpoint's newest `limit` results (any status), oldest first, each with
         its run's metadata; walks idx_result_endpoint_run backwards. The baseline
         side of a side-by-side run is left out: it may be another binary."""
-        where, params = ["res.endpoint = ?", "run.side IS NOT 'baseline'"], [endpoint]
+        where, params = [self._endpoint_is, "run.side IS NOT 'baseline'"], [endpoint]
         if concurrency is not None:
             where.append("res.concurrency = ?")
             params.append(concurrency)

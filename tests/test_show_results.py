@@ -8,12 +8,14 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
 from pathlib import Path
 
 from tests.cli import demo_args, run_benchmark, run_show
+from lib.db import open_db
 from tests.support import REPO, requires_ab
 from tests.test_views import HOSTILE, SUITE, make_history
 
@@ -298,6 +300,196 @@ class LegacyDatabase(CliCase):
         self.addCleanup(os.chmod, self.dir, 0o755)
         done = self.show("--db", self.db, "--compare", "previous", "latest", "--json")
         self.assertEqual(len(json.loads(done.stdout)["endpoints"]), 7)
+
+
+
+def write_legacy(path: Path, runs: int, *, seed: int = 7) -> None:
+    """A bash-tool database of the fixture's 3 runs and `runs` more, inserted
+    as the bash tool did (its tables and indexes, plain INSERTs), with what a
+    long history holds: dbg builds, other request counts and concurrency, a
+    run without results, an endpoint of the early runs only, one measured
+    twice in a run, a run mixing concurrency levels, notes with SQL and
+    control characters, and two runs whose results were stored out of order."""
+    import random
+    import sqlite3
+    shutil.copy2(LEGACY, path)
+    os.chmod(path, 0o644)
+    rng = random.Random(seed)
+    suite = [(category, endpoint, rps) for category, endpoint, rps in SUITE] + [
+        ("static", "/static/favicon.ico", 9000.0)]
+    blocks = []
+    with sqlite3.connect(path) as conn:
+        for i in range(runs):
+            mode = "dbg" if i % 17 == 5 else "opt"
+            run_id = conn.execute(
+                "INSERT INTO benchmark_runs (timestamp, git_commit, git_branch, build_mode, notes)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (f"2026-11-{1 + i // 24:02d} {i % 24:02d}:30:00", f"{rng.getrandbits(28):07x}",
+                 "feature" if i % 9 == 4 else "master", mode, HOSTILE[i % len(HOSTILE)] if i % 7 == 0 else None),
+            ).lastrowid
+            requests, concurrency = (200, 5) if i < runs // 3 else (1000, 10)
+            rows = []
+            for category, endpoint, rps in suite + ([("runtime", "/old", 300.0)] if i < 5 else []):
+                level = 50 if (i == runs // 2 and endpoint == "/hello") else concurrency
+                value = round(rps * (0.4 if mode == "dbg" else 1.0) * rng.uniform(0.95, 1.05), 2)
+                rows += [(run_id, category, endpoint, requests, level, round(requests / value, 3), value,
+                          round(1000 * level / value, 3), round(value * 0.25, 2), 0)] * (
+                    2 if (i == runs - 4 and endpoint == "/user/42") else 1)
+            blocks.append([] if i == runs - 10 else rows)
+        blocks[-7], blocks[-6] = blocks[-6], blocks[-7]  # stored out of order
+        for rows in blocks:
+            conn.executemany(
+                "INSERT INTO benchmark_results (run_id, category, endpoint, requests, concurrency, time_taken,"
+                " requests_per_sec, time_per_request, transfer_rate, failed_requests)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+
+
+class LegacyHistory(unittest.TestCase):
+    """A bash-tool file of a few hundred runs, read as it is (lib/db.py's
+    _LEGACY_VIEWS), shows exactly what the same file upgraded on disk shows,
+    in every query and every view, and is never changed."""
+
+    RUNS = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = Path(tempfile.mkdtemp(prefix="show-results-legacy-history-"))
+        cls.legacy = cls.dir / "legacy" / "results.db"
+        cls.upgraded = cls.dir / "upgraded" / "results.db"
+        cls.unindexed = cls.dir / "unindexed.db"  # read from a copy given the bash tool's indexes
+        cls.legacy.parent.mkdir()
+        cls.upgraded.parent.mkdir()
+        write_legacy(cls.legacy, cls.RUNS)
+        shutil.copy2(cls.legacy, cls.upgraded)
+        shutil.copy2(cls.legacy, cls.unindexed)
+        open_db(cls.upgraded).close()  # benchmark.py's upgrade, on disk
+        import sqlite3
+        with sqlite3.connect(cls.unindexed) as conn:
+            for name in ("idx_run_timestamp", "idx_result_run", "idx_result_endpoint"):
+                conn.execute(f"DROP INDEX {name}")
+        conn.close()
+        cls.before = fingerprint(cls.legacy)
+        cls.unindexed_before = fingerprint(cls.unindexed)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def tearDown(self):
+        self.assertEqual(fingerprint(self.legacy), self.before)
+        self.assertEqual(fingerprint(self.unindexed), self.unindexed_before)
+        self.assertEqual(os.listdir(self.legacy.parent), ["results.db"])
+
+    def open_both(self, legacy=None):
+        old, new = open_db(legacy or self.legacy, readonly=True), open_db(self.upgraded, readonly=True)
+        self.addCleanup(old.close)
+        self.addCleanup(new.close)
+        return old, new
+
+    def same(self, got, want):
+        """assertEqual that names the first difference (difflib on 70,000
+        export rows would take minutes)."""
+        if got == want:
+            return
+        if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
+            for index, (a, b) in enumerate(zip(got, want)):
+                if a != b:
+                    self.fail(f"item {index} differs: {a!r:.600} != {b!r:.600}")
+            self.fail(f"{len(got)} items != {len(want)}")
+        self.fail(f"{got!r:.1500} != {want!r:.1500}")
+
+    def test_every_query_answers_as_on_the_upgraded_file(self):
+        self.answers_as_upgraded(self.legacy)
+
+    def test_without_the_bash_tool_indexes_too(self):
+        self.answers_as_upgraded(self.unindexed)
+
+    def answers_as_upgraded(self, legacy: Path):
+        old, new = self.open_both(legacy)
+        self.assertEqual(old.conn.execute("PRAGMA main.user_version").fetchone()[0], 0)  # not upgraded
+        ids = new.latest_run_ids(10_000)
+        self.assertEqual(len(ids), self.RUNS + 3)
+        same = self.same
+        for name, call in (
+                ("latest_run_ids", lambda db: db.latest_run_ids(10_000)), ("run_count", lambda db: db.run_count()),
+                ("distinct_endpoints", lambda db: db.distinct_endpoints()),
+                ("endpoint_categories", lambda db: db.endpoint_categories()),
+                ("select_run_ids", lambda db: db.select_run_ids(branch="feature", since="2026-11-05")),
+                ("chart_rows", lambda db: db.chart_rows(ids[:200])),
+                ("export", lambda db: (lambda columns, cursor: (columns, cursor.fetchall()))(*db.export_cursor())),
+                ("list_runs", lambda db: [db.list_runs(limit=limit, build_mode=mode) for limit in (10, 500)
+                                          for mode in (None, "dbg")]),
+                ("resolve_run", lambda db: [db.resolve_run(ref) for ref in ("latest", "previous", "~40", "~999",
+                                                                            "1", "150", "9999", "x")])):
+            with self.subTest(name):
+                same(call(old), call(new))
+        for endpoint in new.distinct_endpoints() + ["nope"]:
+            with self.subTest(endpoint=endpoint):
+                same(old.has_endpoint(endpoint), new.has_endpoint(endpoint))
+                for filters in ({}, {"build_mode": "dbg"}, {"branch": "feature", "concurrency": 5},
+                                {"since": "2026-11-10", "pod": "test"}):
+                    same(old.endpoint_trend(endpoint, limit=25, **filters),
+                         new.endpoint_trend(endpoint, limit=25, **filters))
+        for run_id in ids:
+            with self.subTest(run=run_id):
+                run = new.run(run_id)
+                same(old.run(run_id), run)
+                same(old.results(run_id), new.results(run_id))
+                same(old.baseline_run(run), new.baseline_run(run))
+                same(old.runs_before(run_id, 5), new.runs_before(run_id, 5))
+                for row in new.results(run_id, with_samples=False):
+                    same(old.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
+                                              before_run_id=run_id),
+                         new.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
+                                              before_run_id=run_id))
+
+    def test_every_view_shows_what_the_upgraded_file_shows(self):
+        import contextlib
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("show_results_module", REPO / "show_results.py")
+        show = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(show)
+        latest = self.RUNS + 3
+        views = [[], ["--limit", "40", "--build-mode", "dbg"], ["--run", "latest"], ["--run", str(latest - 5)],
+                 ["--run", "2"], ["--compare", "previous", "latest"], ["--compare", "1", str(latest)],
+                 ["--trend", "/hello"], ["--trend", "user"], ["--trend", "fs_write", "--limit", "400"],
+                 ["--trend", "/old"], ["--trend", "all"], ["--export", "csv"], ["--export", "bmf"]]
+        for view in views:
+            for output in ([], ["--json"]):
+                args = view + output
+                shown = []
+                for path in (self.legacy, self.upgraded):
+                    out, err = io.StringIO(), io.StringIO()
+                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                        code = show.main(["--db", str(path), *args])
+                    shown.append((code, out.getvalue().replace(str(path), "DB"), err.getvalue()))
+                with self.subTest(args=args):
+                    self.assertEqual(shown[0][0], 0, shown[0][2])
+                    self.assertGreater(len(shown[0][1]), 50)
+                    self.same(shown[0][0:1] + tuple(shown[0][1].splitlines()) + shown[0][2:],
+                              shown[1][0:1] + tuple(shown[1][1].splitlines()) + shown[1][2:])
+        pages = []
+        for path in (self.legacy, self.upgraded):
+            page = self.dir / "page.html"
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(show.main(["--db", str(path), "--html", str(page), "--limit", "400"]), 0)
+            pages.append(re.sub(r"generated [0-9: -]+", "", page.read_text().replace(str(path), "DB")))
+        self.assertTrue(f"(runs 1..{latest})" in pages[0], "the page leaves runs out")
+        self.assertTrue(pages[0] == pages[1], "the HTML pages differ")
+
+    def test_what_the_upgrade_derives(self):
+        old, _ = self.open_both()
+        empty = self.RUNS + 3 - 9
+        self.assertEqual(old.results(empty), [])
+        self.assertEqual((old.run(empty)["requests"], old.run(empty)["concurrency"]), (None, None))
+        mixed = old.run(3 + self.RUNS // 2 + 1)
+        self.assertEqual((mixed["requests"], mixed["concurrency"], mixed["status"]), (1000, "50", "complete"))
+        self.assertEqual(sum(1 for r in old.results(self.RUNS + 3 - 3) if r["endpoint"] == "/user/42"), 2)
+        caveats = {r["endpoint"]: r["caveat"] for r in old.results(5)}
+        self.assertIn("HBF answered 404", caveats["PUT /__dev/api/file?name=static/bench.txt"])
+        self.assertIn("favicon", caveats["/static/favicon.ico"])
+        self.assertIsNone(caveats["/hello"])
 
 
 if __name__ == "__main__":
