@@ -89,7 +89,7 @@ def _notes(run: dict, baseline: dict, paired: bool) -> list[str]:
                      "mean of the sample pairs' ratios (paired t-test)")
     for name in NOTED_FIELDS:
         if baseline.get(name) != run.get(name):
-            notes.append(f"{name} differs: run {a} {baseline.get(name)} vs run {b} {run.get(name)}")
+            notes.append(f"{name} differs: run {a} {_shown(baseline.get(name))} vs run {b} {_shown(run.get(name))}")
     env = environment_differences(environment_of(baseline), environment_of(run))
     if env:
         notes.append("measured in different environments: " + "; ".join(env))
@@ -108,8 +108,13 @@ def why_no_baseline(db, run: dict) -> str:
     fields = comparable_differences(fewest, run)
     if not fields:  # cannot happen unless the row changed meanwhile
         return f"no baseline chosen (run {fewest['run_id']} would match)"
-    differ = ", ".join(f"{name} ({comparable_value(fewest, name)} vs {comparable_value(run, name)})"
-                       for name in fields)
+    differ = ", ".join(f"{name} ({_shown(comparable_value(fewest, name))} vs "
+                       f"{_shown(comparable_value(run, name))})" for name in fields)
     return (f"no earlier comparable run: the nearest, run {fewest['run_id']}, differs in {differ}; "
-            f"compare with it anyway with --baseline {fewest['run_id']}")
+            f"compare with it anyway: show_results.py --compare {fewest['run_id']} {run['run_id']} "
+            f"(or benchmark.py --baseline {fewest['run_id']} for a new run)")
+
+
+def _shown(value) -> str:
+    return "unknown" if value is None else str(value)
 

@@ -199,10 +199,18 @@ _LEGACY_RUN_FIGURES = {
     "requests": "max(r.requests)",
     "concurrency": "CAST(max(r.concurrency) AS TEXT)",
 }
+# Grouped once into an indexed TEMP table, then read per run (UPDATE ... FROM
+# would do it in one statement, but needs SQLite 3.33).
 _FILL_LEGACY_RUN_FIGURES = (
-    f"UPDATE benchmark_runs SET {', '.join(f'{name} = g.{name}' for name in _LEGACY_RUN_FIGURES)}"
-    f" FROM (SELECT r.run_id, {', '.join(f'{value} AS {name}' for name, value in _LEGACY_RUN_FIGURES.items())}"
-    " FROM benchmark_results_v1 r GROUP BY r.run_id) AS g WHERE g.run_id = benchmark_runs.run_id")
+    "CREATE TEMP TABLE legacy_run_figures AS SELECT r.run_id AS run_id, "
+    + ", ".join(f"{value} AS {name}" for name, value in _LEGACY_RUN_FIGURES.items())
+    + " FROM benchmark_results_v1 r GROUP BY r.run_id",
+    "CREATE INDEX temp.idx_legacy_run_figures ON legacy_run_figures(run_id)",
+    "UPDATE benchmark_runs SET "
+    + ", ".join(f"{name} = (SELECT g.{name} FROM legacy_run_figures g WHERE g.run_id = benchmark_runs.run_id)"
+                for name in _LEGACY_RUN_FIGURES),
+    "DROP TABLE legacy_run_figures",
+)
 
 # A bash-tool file opened read-only is not copied nor upgraded: TEMP views
 # named like its tables present it in the current schema (an unqualified name
@@ -419,7 +427,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             # The queries above fixed every row, so the runs' requests/concurrency
             # follow: one grouped pass (a subquery per run, before any index
             # exists on the new table, read it all once per run: 64 s at 10,000 runs).
-            conn.execute(_FILL_LEGACY_RUN_FIGURES)
+            for statement in _FILL_LEGACY_RUN_FIGURES:
+                conn.execute(statement)
             conn.execute("DROP TABLE benchmark_results")
         conn.execute("ALTER TABLE benchmark_results_v1 RENAME TO benchmark_results")
         conn.execute(_CREATE_SAMPLES)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lib.db import RESULT_COLUMNS
 from lib.errors import BenchError
-from lib.text import result_key, sweeps, timestamp_text
+from lib.text import build_text, commit_text, result_key, sweeps, timestamp_text
 
 RUN_EXPORT_COLUMNS = (
     "run_id", "run_timestamp", "run_git_commit", "run_git_branch", "run_build_mode", "run_pod",
@@ -124,8 +124,7 @@ def github_action_benchmark(db, run_id: int) -> tuple[str, list[str]]:
                 and row.get("rps_max") is not None:
             entry["range"] = f"± {(row['rps_max'] - row['rps_min']) / 2:.2f}"
         extra = [f"run {run['run_id']}, {run.get('timestamp')}",
-                 f"commit {run.get('git_commit')} ({run.get('git_branch')})",
-                 f"{run.get('build_mode')}, pod {run.get('pod')}",
+                 commit_text(run), f"{build_text(run)}, pod {run.get('pod')}",
                  f"{row.get('requests')} requests x concurrency {row.get('concurrency')}, "
                  f"{row.get('sample_count') or 1} sample(s)"]
         latency = [f"{p} {row[f'{p}_ms']:.2f} ms" for p in ("p50", "p99") if row.get(f"{p}_ms") is not None]

@@ -22,7 +22,7 @@ from html import escape
 from lib import stats
 from lib.errors import BenchError
 from lib.series import configuration, level_shifts
-from lib.text import commit_text, now_text, result_key, sweeps, timestamp_text
+from lib.text import build_text, commit_text, now_text, result_key, sweeps, timestamp_text
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280")
 RED, GREEN = "#dc2626", "#16a34a"
@@ -303,7 +303,7 @@ def _hover_columns(rows: list[dict], by_id: dict, x_of: dict, n: int) -> list[st
     for run_id, members in per_run.items():
         run = by_id[run_id]
         lines = [f"run {run_id} · {timestamp_text(run['timestamp'])}",
-                 f"{commit_text(run)} · {run.get('build_mode')}, "
+                 f"{commit_text(run)} · {build_text(run)}, "
                  f"pod {run.get('pod')}"]
         for row in members:
             status = row.get("status") or "ok"
@@ -360,7 +360,7 @@ def _latest_table(gathered, several: bool) -> str:
     base = comparison.baseline if comparison.compared else None
     out = [f'<section><h2>Latest run {run["run_id"]}: {e(run.get("status"))}</h2>',
            f'<p class="meta">{e(timestamp_text(run["timestamp"]))} · <code>{e(commit_text(run))}</code> · '
-           f'{e(run.get("build_mode"))}, pod {e(run.get("pod"))} · '
+           f'{e(build_text(run))}, pod {e(run.get("pod"))} · '
            f'{e(run.get("requests"))} requests x c{e(run.get("concurrency"))}'
            + (f' · compared with run {base["run_id"]} ({e(commit_text(base))})' if base else "")
            + "</p>"]

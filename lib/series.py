@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from lib.stats import _clean, _median, median
+from lib.text import build_text
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
@@ -20,7 +21,7 @@ def configuration(row: dict) -> str:
     """How a result was measured; only results measured alike make one series
     (the text trends and the HTML charts split on the same fields, those that
     make runs comparable: lib/db.py COMPARABLE_FIELDS)."""
-    return (f"pod {row.get('pod')}, {row.get('build_mode')}, {row.get('requests')} requests x "
+    return (f"pod {row.get('pod')}, {build_text(row)}, {row.get('requests')} requests x "
             f"c{row.get('concurrency')}, {row.get('engine') or 'ab'}"
             + (", keep-alive" if row.get("keepalive") else "")
             + (f", open loop {row['rate']}/s" if row.get("rate") else ""))

@@ -116,6 +116,9 @@ class HbfServer:
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
     ready_after_s: float | None = None
+    # The process whose group was already cleaned up after it exited: its pid
+    # may belong to someone else by now, so its group is never signalled again.
+    group_cleaned: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def argv(self) -> list[str]:
@@ -242,7 +245,11 @@ class HbfServer:
             self.send(signal.SIGKILL)
             self.proc.wait()
             return
-        # The leader is gone; take any child it left in its group with it.
+        # The leader is gone; take any child it left in its group with it,
+        # once: later, its pid may be another process group's.
+        if self.group_cleaned is self.proc:
+            return
+        self.group_cleaned = self.proc
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -106,6 +106,11 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
     return [line(headers), rule] + [line(r) for r in rows]
 
 
+def build_text(run: dict) -> str:
+    """A run's build mode, or what stands for none (a --url server's is unknown)."""
+    return run.get("build_mode") or "build unknown"
+
+
 def commit_text(run: dict) -> str:
     """What was measured, in words: "abc1234 on main", or "commit unknown"
     with what ran instead (a --baseline-binary, the stand-in, a --url)."""

@@ -5,7 +5,7 @@ the database goes through lib/text.cell. (One run's report is lib/report.py.)
 """
 from __future__ import annotations
 
-from lib.text import cell, commit_text, num, pct, table, timestamp_text
+from lib.text import build_text, cell, commit_text, num, pct, table, timestamp_text
 
 NOTES_WIDTH = 40
 
@@ -73,7 +73,7 @@ def _load(run: dict) -> str:
 _META = (
     ("time", lambda r: timestamp_text(r["timestamp"])),
     ("commit", commit_text),
-    ("build, pod", lambda r: f"{r.get('build_mode')}, {r.get('pod')}"),
+    ("build, pod", lambda r: f"{build_text(r)}, {r.get('pod')}"),
     ("load", _load),
     ("status", lambda r: r.get("status")),
     ("side by side", lambda r: side_label(r).strip() or "–"),

@@ -269,7 +269,7 @@ class Baselines(TempDir):
         self.assertIsNone(comparison.baseline)
         self.assertEqual(comparison.notes, [
             "no earlier comparable run: the nearest, run 5, differs in keepalive (0 vs 1); "
-            "compare with it anyway with --baseline 5"])
+            "compare with it anyway: show_results.py --compare 5 6 (or benchmark.py --baseline 5 for a new run)"])
         first = compare_with_baseline(db, ids[0], threshold_pct=5)
         self.assertEqual(first.notes, ["no earlier run with an ok result in this database to compare with"])
 
@@ -410,7 +410,7 @@ class Exports(TempDir):
             self.assertEqual(entry["unit"], "req/s")
             self.assertIsInstance(entry["value"], float)
             self.assertRegex(entry["range"], r"^± \d+\.\d\d$")
-            self.assertIn("commit c000001", entry["extra"])
+            self.assertIn("c000001 on master", entry["extra"])
         self.assertEqual(len(warnings), 1)
         self.assertIn("/user/42 is crashed", warnings[0])
         bmf = json.loads(export.bmf(db, ids[1])[0])
