@@ -377,9 +377,10 @@ class CommandLineTest(unittest.TestCase):
             wait_idle(server.proc.pid)
             server.send_signal(signal.SIGTERM)
             wait_until(lambda: "SIGTERM received" in server.log_text(), 5)
+            if time.monotonic() - t0 > 1.4:  # the poll may end within the next 0.5 s
+                self.skipTest("this machine is too slow now to tell the 2-second poll from a hang")
             with self.assertRaises(subprocess.TimeoutExpired):
                 server.proc.wait(0.5)  # the signal was seen, yet it is still running
-            self.assertLess(time.monotonic() - t0, 1.5, "too slow to tell the poll from a hang")
             t1 = time.monotonic()
             poke(server.port)  # a connection wakes it: it exits at once
             server.proc.wait(5)
