@@ -101,9 +101,9 @@ class DocumentedCommands(unittest.TestCase):
         with StandinServer() as normal, StandinServer(dev=True) as dev:
             checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
                       for doc in DOCS for command in documented_commands(doc)]
-            # Three at a time: most of each command's time is a Python start and
+            # Four at a time: most of each command's time is a Python start and
             # servers starting and stopping, and runs may share a database.
-            with ThreadPoolExecutor(max_workers=3) as pool:
+            with ThreadPoolExecutor(max_workers=4) as pool:
                 outcomes = list(pool.map(lambda check: check[2](*check[3]), checks))
         for (doc, command, _, args, expected), done in zip(checks, outcomes):
             with self.subTest(doc=doc.name, command=command):

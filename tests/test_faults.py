@@ -69,9 +69,10 @@ class WithTmp(TempDirTestCase):
 @requires_ab
 class Interrupts(WithTmp):
     def _interrupt_during_third_endpoint(self, sig, twice=False):
+        # 800 requests at 5 ms and c=4: about a second an endpoint, time enough to act in the third.
         live = LiveBenchmark(*demo_args(self.db, "--only", "static", "--only", "runtime",
                                         "--server-arg=--delay-ms", "--server-arg=5",
-                                        requests=2000, concurrency=4))
+                                        requests=800, concurrency=4))
         live.wait_for("[3/5]")
         live.signal(sig)
         if twice:
