@@ -136,7 +136,13 @@ class Faults(TempDirTestCase):
         self.assertEqual([(side, status) for _, side, _, status, _ in runs(self.db)],
                          [("baseline", "interrupted"), ("candidate", "interrupted")])
         ports = re.search(r"starting (.*)", live.stderr)[1]
-        self.assertEqual(len(re.findall(r"server on port \d+", ports)), 4, ports)
+        started = re.findall(r"server on port (\d+)", ports)
+        self.assertEqual(len(started), 4, ports)
+        # All four are gone once benchmark.py has exited: the baseline side's too.
+        from tests.test_zz_leftovers import tagged_processes
+        left = [p for p in tagged_processes() if "standin.py" in p
+                and any(f"--port {port} " in p + " " for port in started)]
+        self.assertEqual(left, [])
 
 
 class Refusals(TempDirTestCase):
