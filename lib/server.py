@@ -256,17 +256,23 @@ class HbfServer:
             pass
 
 
-def health_ok(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
-    """GET /health answers 200. A raw socket rather than http.client: it is
+def _health_status(host: str, port: int, timeout: float) -> list[bytes] | None:
+    """The words of the status line GET /health gets back, or None when
+    nothing answers HTTP there. A raw socket rather than http.client: it is
     polled every 20 ms during start-up, and http.client drags in ssl."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as conn:
             conn.sendall(b"GET /health HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
-            status_line = conn.makefile("rb").readline(200)
+            parts = conn.makefile("rb").readline(200).split()
     except OSError:
-        return False
-    parts = status_line.split()
-    return len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1] == b"200"
+        return None
+    return parts if parts and parts[0].startswith(b"HTTP/") else None
+
+
+def health_ok(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
+    """GET /health answers 200."""
+    parts = _health_status(host, port, timeout)
+    return parts is not None and len(parts) >= 2 and parts[1] == b"200"
 
 
 def listening_inodes(port: int) -> set[int] | None:
@@ -411,9 +417,4 @@ def stop_servers(servers: list[HbfServer], grace: float = STOP_GRACE_S) -> list[
 def answers_http(host: str, port: int, timeout: float = 2.0) -> bool:
     """Something at host:port answers an HTTP request (any status): a --url
     is checked with this before anything is stored."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as conn:
-            conn.sendall(b"GET /health HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
-            return conn.makefile("rb").readline(200).startswith(b"HTTP/")
-    except OSError:
-        return False
+    return _health_status(host, port, timeout) is not None
