@@ -21,7 +21,7 @@ from html import escape
 
 from lib import stats
 from lib.errors import BenchError
-from lib.series import configuration, level_shifts
+from lib.series import configuration, level_shifts, usable
 from lib.text import build_text, commit_text, now_text, result_key, sweeps, timestamp_text
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280")
@@ -75,11 +75,6 @@ def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
     if ticks[-1] < hi:
         ticks.append(round(value, 10))
     return ticks
-
-
-def _usable(row: dict) -> bool:
-    return ((row.get("status") or "ok") == "ok" and row.get("requests_per_sec") is not None
-            and not row.get("caveat"))
 
 
 def _config(run: dict, row: dict) -> str:
@@ -184,7 +179,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
            colour: dict, verdicts: dict, latest: dict) -> str:
     """One endpoint's card: its heading, then req/s (top) and p99 (bottom) over the runs."""
     n = len(runs)
-    ok = [r for r in rows if _usable(r)]
+    ok = [r for r in rows if usable(r)]
     rps = [r["requests_per_sec"] for r in ok]
     p99 = [r["p99_ms"] for r in ok if r.get("p99_ms") is not None]
     y_rps = _scale(min(rps), max(rps), TOP_Y0, TOP_Y1)[1] if rps else None
@@ -203,7 +198,7 @@ def _chart(endpoint: str, rows: list[dict], runs: list[dict], by_id: dict, posit
     for key, members in series.items():
         svg += _level_shifts(members, position, n)
     svg += _failures(rows, x_of)
-    svg += _rings([r for r in rows if r["run_id"] == latest["run_id"] and _usable(r)], verdicts, x_of,
+    svg += _rings([r for r in rows if r["run_id"] == latest["run_id"] and usable(r)], verdicts, x_of,
                   y_rps, y_p99)
     svg += _hover_columns(rows, by_id, x_of, n)
     svg.append("</svg>")
@@ -329,7 +324,7 @@ def _chart_head(endpoint: str, rows: list[dict], rps: list[float], verdicts: dic
     if latest_rows:
         r = latest_rows[0]
         summary = e(f"latest {fmt(r['requests_per_sec'])} req/s, p99 {fmt(r.get('p99_ms'))} ms"
-                    if _usable(r) else f"latest: {r.get('status')}")
+                    if usable(r) else f"latest: {r.get('status')}")
         entry = verdicts.get((r["endpoint"], r["concurrency"]))
         if entry:
             summary += " · " + _badges(entry, with_change=True)

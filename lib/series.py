@@ -27,16 +27,20 @@ def configuration(row: dict) -> str:
             + (f", open loop {row['rate']}/s" if row.get("rate") else ""))
 
 
-def counted(rows: list[dict], main: str | None = None) -> tuple[str | None, list[bool]]:
-    """(the series drawn: `main`, else the newest result's configuration; per
-    row, does it count in the sparkline, level shifts and statistics?)
-    Counted: ok, with a req/s figure, not a known-wrong legacy row, measured
-    like the series."""
+def counted(rows: list[dict]) -> tuple[str | None, list[bool]]:
+    """(the series drawn: the newest result's configuration; per row, does it
+    count in the sparkline, level shifts and statistics?) Counted: usable,
+    and measured like the series."""
     if not rows:
-        return main, []
-    main = main or configuration(rows[-1])
-    return main, [(r.get("status") or "ok") == "ok" and r.get("requests_per_sec") is not None
-                  and not r.get("caveat") and configuration(r) == main for r in rows]
+        return None, []
+    main = configuration(rows[-1])
+    return main, [usable(r) and configuration(r) == main for r in rows]
+
+
+def usable(row: dict) -> bool:
+    """A result a series can draw: ok, with a req/s figure, not a known-wrong legacy row."""
+    return ((row.get("status") or "ok") == "ok" and row.get("requests_per_sec") is not None
+            and not row.get("caveat"))
 
 
 def level_shifts(values: list[float]) -> list[dict]:
