@@ -601,10 +601,7 @@ class Database:
         is never picked: it may be another binary than the one history follows."""
         where, params = _comparable("benchmark_runs", run)
         row = self.conn.execute(
-            f"SELECT run_id FROM benchmark_runs WHERE run_id < ? AND {where}"
-            " AND side IS NOT 'baseline'"
-            " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
-            "             AND coalesce(r.status, 'ok') = 'ok')"
+            f"SELECT run_id FROM benchmark_runs WHERE run_id < ? AND {where} AND {_COULD_BE_BASELINE}"
             " ORDER BY run_id DESC LIMIT 1", (run["run_id"], *params)).fetchone()
         return row[0] if row else None
 
@@ -613,9 +610,7 @@ class Database:
         parameters (not a side-by-side baseline side, with an ok result): to
         say which field kept them out when no baseline is found."""
         return [dict(r) for r in self.conn.execute(
-            "SELECT * FROM benchmark_runs WHERE run_id < ? AND side IS NOT 'baseline'"
-            " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
-            "             AND coalesce(r.status, 'ok') = 'ok')"
+            f"SELECT * FROM benchmark_runs WHERE run_id < ? AND {_COULD_BE_BASELINE}"
             " ORDER BY run_id DESC LIMIT ?", (run_id, limit))]
 
     def endpoint_history(self, run: dict, endpoint: str, concurrency: int, requests: int, *,
@@ -743,6 +738,16 @@ class Database:
 # no baseline names the fields that differ (`comparable_differences`).
 COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), ("concurrency", None),
                      ("engine", "ab"), ("keepalive", 0), ("rate", None))
+
+
+# A run another run may be compared with, whatever its parameters: not the
+# baseline side of a side-by-side run (it may be another binary than the one
+# history follows), and with at least one ok result. baseline_run adds the
+# comparable fields; runs_before looks for the nearest when none matched.
+_COULD_BE_BASELINE = (
+    "benchmark_runs.side IS NOT 'baseline'"
+    " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
+    " AND coalesce(r.status, 'ok') = 'ok')")
 
 
 def comparable_value(run: dict, field: str):
