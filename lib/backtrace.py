@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from lib import engines
 from lib.console import say
@@ -13,6 +13,34 @@ from lib.server import HbfServer, ServerError, choose_port, health_ok, start_ser
 
 GDB_STARTUP_TIMEOUT_S = 60.0  # gdb loads symbols before the server starts
 GDB_EXIT_TIMEOUT_S = 30.0  # after the crash: print backtraces, then exit
+
+# Why a crashed endpoint has, or lacks, a backtrace (the backtrace_status
+# column): an agent told "run again with --backtrace if it is empty" must be
+# able to tell "not asked" from "asked, and the crash did not recur".
+CAPTURED = "captured"
+NOT_REQUESTED = "not requested"  # the run had no --backtrace
+NOT_REPRODUCED = "not reproduced"  # the re-run under gdb did not crash
+GDB_MISSING = "gdb missing"
+GDB_FAILED = "gdb failed"  # the server would not start under gdb
+
+
+@dataclass
+class Capture:
+    status: str  # one of the statuses above
+    backtrace: str | None = None
+    port: int | None = None  # where the server under gdb listened
+
+
+def status_text(status: str | None, port: int | None) -> str | None:
+    """Why a crashed endpoint has no backtrace, and what to do, in one line."""
+    where = f" (gdb's server listened on port {port})" if port else ""
+    return {
+        NOT_REQUESTED: "no backtrace: the run had no --backtrace; run it again with --backtrace",
+        NOT_REPRODUCED: f"no backtrace: the crash did not happen again under gdb{where}; it may depend "
+                        "on timing: run again, or with more --requests",
+        GDB_MISSING: "no backtrace: gdb is not installed (apt-get install gdb), then run again with --backtrace",
+        GDB_FAILED: f"no backtrace: the server would not start under gdb{where}; see its -gdb.log",
+    }.get(status)
 
 
 def gdb_wrapper(gdb: str) -> list[str]:
@@ -30,25 +58,25 @@ def gdb_wrapper(gdb: str) -> list[str]:
             "--args"]
 
 
-def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: int) -> str | None:
-    """Returns gdb's backtrace text (also written next to the logs), or None
-    with a message on stderr when gdb is missing or the crash did not recur."""
+def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: int) -> Capture:
+    """gdb's backtrace text (also written next to the logs) when the crash
+    recurs under gdb; otherwise why not, also said on stderr."""
     gdb = shutil.which("gdb")
     if gdb is None:
         say("--backtrace: gdb is not installed (apt-get install gdb); keeping going without a backtrace")
-        return None
+        return Capture(GDB_MISSING)
     template = slot.server
     slug = re.sub(r"[^A-Za-z0-9]+", "-", endpoint.name).strip("-")[:60]
     port, _ = choose_port(template.port + 1000 if template.port < 64000 else template.port)
     server = replace(template, port=port, proc=None, wrapper=gdb_wrapper(gdb),
                      log_path=plan.log_dir / f"run{run_id}-{slug}-gdb.log")
     say(f"--backtrace: re-running {endpoint.name} against a {slot.name} server under gdb "
-        f"(log {server.log_path})")
+        f"on port {port} (log {server.log_path})")
     try:
         start_servers([server], GDB_STARTUP_TIMEOUT_S)
     except ServerError as exc:
         say(f"--backtrace: the server would not start under gdb: {str(exc).splitlines()[0]}")
-        return None
+        return Capture(GDB_FAILED, port=port)
     try:
         warmup = plan.warmup if plan.warmup is not None else 0
         for load in filter(None, (warmup, requests)):
@@ -57,22 +85,23 @@ def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: i
                         keepalive=plan.keepalive)
             if server.wait_exit(0.5) is not None or not _inferior_alive(server):
                 break
-        # gdb prints the backtraces once the inferior stops, then exits on its own.
-        server.wait_exit(GDB_EXIT_TIMEOUT_S)
+        if not _inferior_alive(server):
+            # gdb prints the backtraces once the inferior stops, then exits on its own.
+            server.wait_exit(GDB_EXIT_TIMEOUT_S)
     finally:
         stop_servers([server], grace=2.0)
     text = server.log_between(0)
     marker = text.find("--- hbf-bench: backtrace of the crashing thread")
     if marker < 0 or "received signal" not in text:
-        say("--backtrace: the crash did not happen again under gdb (timing-dependent?); "
-            f"see {server.log_path}")
-        return None
+        say(f"--backtrace: the crash did not happen again under gdb on port {port} "
+            f"(timing-dependent?); see {server.log_path}")
+        return Capture(NOT_REPRODUCED, port=port)
     start = text.rfind("\n", 0, text.find("received signal")) + 1
     backtrace = text[start:].strip()
     out_file = plan.log_dir / f"run{run_id}-{slug}-backtrace.txt"
     out_file.write_text(backtrace + "\n", encoding="utf-8")
     say(f"--backtrace: stored; full text in {out_file}")
-    return backtrace
+    return Capture(CAPTURED, backtrace, port)
 
 
 def _inferior_alive(server: HbfServer) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lib.errors import BenchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class DbError(BenchError):
@@ -110,6 +110,10 @@ RESULT_COLUMNS = (
     "server_rss_kb_peak", "server_rss_kb_growth", "client_cpu_pct", "client_bound",
     "server_log_lines", "server_errors", "crash_signal", "server_log_tail", "backtrace",
     "started_at", "finished_at",
+    # Version 3: what a failed endpoint answered when asked once more, alone
+    # (lib/probe.py), and why a crash has or lacks a backtrace (lib/backtrace.py).
+    "probe", "backtrace_status", "backtrace_port",
+    "warmup_s",  # the load generator's time for the warmup requests (not a measurement)
 )
 _RESULT_TYPES = {
     "complete_requests": "INTEGER", "non_2xx": "INTEGER", "failed_connect": "INTEGER",
@@ -117,11 +121,13 @@ _RESULT_TYPES = {
     "write_errors": "INTEGER", "keepalive": "INTEGER", "warmup_requests": "INTEGER",
     "sample_count": "INTEGER", "server_rss_kb_before": "INTEGER", "server_rss_kb_after": "INTEGER",
     "server_rss_kb_peak": "INTEGER", "server_rss_kb_growth": "INTEGER", "client_bound": "INTEGER",
-    "server_log_lines": "INTEGER",
+    "server_log_lines": "INTEGER", "backtrace_port": "INTEGER",
 }
 for _name in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "time_per_request_all",
-              "rps_min", "rps_max", "server_cpu_us_per_req", "client_cpu_pct"):
+              "rps_min", "rps_max", "server_cpu_us_per_req", "client_cpu_pct", "warmup_s"):
     _RESULT_TYPES[_name] = "REAL"
+_ADD_RESULT_COLUMN = {name: f"ALTER TABLE benchmark_results ADD COLUMN {name} {_RESULT_TYPES.get(name, 'TEXT')}"
+                      for name in RESULT_COLUMNS}
 
 SAMPLE_COLUMNS = (
     "time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
@@ -281,8 +287,7 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
                     conn.execute(statement)
             _present_legacy(conn)
         elif version < SCHEMA_VERSION:
-            conn = _in_memory(conn)
-            _migrate(conn, version)
+            _present_missing_columns(conn)
         return Database(conn, path, readonly=True, legacy=legacy)
 
     directory = path.parent
@@ -406,17 +411,15 @@ def _present_legacy(conn: sqlite3.Connection) -> None:
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a database at `version` to SCHEMA_VERSION (inside the caller's transaction)."""
-    if version <= 1:
-        # Run columns: every one a version-0 (bash tool) or version-1 file lacks.
-        legacy = version == 0 and _has_legacy_tables(conn)
-        conn.execute(_CREATE_RUNS_LEGACY)
-        existing = {row["name"] for row in conn.execute("PRAGMA table_info(benchmark_runs)")}
-        for name, add_column, fill_legacy in _RUN_COLUMN_DDL:
-            if name not in existing:
-                conn.execute(add_column)
-                if legacy and fill_legacy:
-                    conn.execute(fill_legacy)
+    """Bring a database at `version` to SCHEMA_VERSION (inside the caller's
+    transaction). Versions 1 to 3 only added columns: adding whichever a file
+    lacks upgrades any of them."""
+    legacy = version == 0 and _has_legacy_tables(conn)
+    conn.execute(_CREATE_RUNS_LEGACY)
+    for add_column, fill_legacy in _missing_run_columns(conn):
+        conn.execute(add_column)
+        if legacy and fill_legacy:
+            conn.execute(fill_legacy)
     if version == 0:
         conn.execute(_create_results_sql("benchmark_results_v1"))
         if legacy:
@@ -434,7 +437,39 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.execute(_CREATE_SAMPLES)
         for statement in _INDEXES:
             conn.execute(statement)
+    else:
+        for name in _missing_columns(conn, "benchmark_results", RESULT_COLUMNS):
+            conn.execute(_ADD_RESULT_COLUMN[name])
     conn.execute(_SET_SCHEMA_VERSION)
+
+
+def _missing_columns(conn: sqlite3.Connection, table: str, wanted) -> list[str]:
+    existing = {row["name"] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
+    return [name for name in wanted if name not in existing]
+
+
+def _missing_run_columns(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
+    missing = set(_missing_columns(conn, "benchmark_runs", [name for name, _, _ in _RUN_COLUMN_DDL]))
+    return [(add, fill) for name, add, fill in _RUN_COLUMN_DDL if name in missing]
+
+
+def _present_missing_columns(conn: sqlite3.Connection) -> None:
+    """Show an older file (version 1 or 2), opened read-only, in the current
+    schema without copying it: TEMP views named like its tables add the
+    columns it lacks, as NULL (what the upgrade would store)."""
+    conn.execute("PRAGMA temp_store = MEMORY")
+    for table, wanted in (("benchmark_runs", [name for name, _, _ in _RUN_COLUMN_DDL]),
+                          ("benchmark_results", RESULT_COLUMNS)):
+        missing = _missing_columns(conn, table, wanted)
+        if missing:
+            conn.execute(_view_with_columns(table, missing))
+
+
+def _view_with_columns(table: str, missing: list[str]) -> str:
+    """DDL takes no parameters: `table` and `missing` are names from this
+    module's constants only (checked against them by the caller's lists)."""
+    return (f"CREATE TEMP VIEW {table} AS SELECT *, "
+            + ", ".join(f"NULL AS {name}" for name in missing) + f" FROM main.{table}")
 
 
 def _row(row: sqlite3.Row | None) -> dict | None:
@@ -520,9 +555,10 @@ class Database:
                             tuple(sample_row.values()))
         return result_id
 
-    def set_backtrace(self, result_id: int, backtrace: str) -> None:
-        self._write("UPDATE benchmark_results SET backtrace = ? WHERE result_id = ?",
-                    (backtrace, result_id))
+    def set_backtrace(self, result_id: int, status: str, backtrace: str | None = None,
+                      port: int | None = None) -> None:
+        self._write("UPDATE benchmark_results SET backtrace_status = ?, backtrace = ?, backtrace_port = ?"
+                    " WHERE result_id = ?", (status, backtrace, port, result_id))
 
     def update_run(self, run_id: int, **fields) -> None:
         _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2] + ["notes"])
@@ -685,7 +721,7 @@ class Database:
         rows = self.conn.execute(
             "SELECT res.result_id, res.run_id, res.category, res.endpoint, res.requests,"
             " res.concurrency, res.requests_per_sec, res.time_per_request, res.p50_ms, res.p99_ms,"
-            " res.server_cpu_us_per_req, res.status, res.error, res.caveat, res.crash_signal,"
+            " res.server_cpu_us_per_req, res.status, res.error, res.caveat, res.crash_signal, res.probe,"
             " res.sample_count, res.rps_min, res.rps_max,"
             " run.timestamp, run.git_commit, run.git_branch, run.build_mode, run.pod,"
             " run.engine, run.keepalive, run.rate, run.status AS run_status"
@@ -722,7 +758,7 @@ class Database:
             out += [dict(r) for r in self.conn.execute(
                 "SELECT result_id, run_id, category, endpoint, requests, concurrency,"
                 " requests_per_sec, time_per_request, p50_ms, p99_ms, server_cpu_us_per_req,"
-                " status, error, caveat, crash_signal, sample_count, rps_min, rps_max"
+                " status, error, caveat, crash_signal, probe, sample_count, rps_min, rps_max"
                 f" FROM benchmark_results WHERE run_id IN ({', '.join('?' for _ in chunk)})"
                 # As in endpoint_trend: a side-by-side baseline may be another binary.
                 " AND run_id NOT IN (SELECT run_id FROM benchmark_runs WHERE side = 'baseline')",

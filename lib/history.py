@@ -197,7 +197,7 @@ def _point(r: dict, main: str, used: bool, step: dict | None) -> dict:
         "requests_per_sec": r["requests_per_sec"], "time_per_request_ms": r["time_per_request"],
         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
         "server_cpu_us_per_req": r["server_cpu_us_per_req"], "status": r["status"] or "ok",
-        "error": r["error"], "crash_signal": r["crash_signal"], "caveat": r["caveat"],
+        "error": r["error"], "crash_signal": r["crash_signal"], "probe": r["probe"], "caveat": r["caveat"],
         "same_configuration": configuration(r) == main, "used_in_statistics": used, "step": step}
 
 

@@ -21,6 +21,7 @@ from html import escape
 
 from lib import stats
 from lib.errors import BenchError
+from lib.results import status_text
 from lib.series import configuration, level_shifts, usable
 from lib.text import build_text, commit_text, now_text, result_key, sweeps, timestamp_text
 
@@ -304,8 +305,7 @@ def _hover_columns(rows: list[dict], by_id: dict, x_of: dict, n: int) -> list[st
             status = row.get("status") or "ok"
             figures = f"{fmt(row['requests_per_sec'])} req/s, p99 {fmt(row.get('p99_ms'))} ms"
             if status != "ok":
-                figures = status + (f" ({row['crash_signal']})" if row.get("crash_signal") else "") \
-                    + (f": {row['error']}" if row.get("error") else "")
+                figures = status_text(row) + (f": {row['error']}" if row.get("error") else "")
             elif row.get("caveat"):
                 figures += " (untrusted)"
             lines.append(f"c={row['concurrency']}: {figures}")
@@ -378,7 +378,7 @@ def _latest_table(gathered, several: bool) -> str:
 
 def _latest_row(row: dict, key: str, entry) -> str:
     status = row.get("status") or "ok"
-    status_html = e(status) + (f" ({e(row['crash_signal'])})" if row.get("crash_signal") else "")
+    status_html = e(status_text(row))
     if row.get("error"):
         status_html = f'<span title="{e(row["error"])}">{status_html}</span>'
     cls = "" if status == "ok" else ' class="problem"'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from lib import engines, procstats, results
+from lib import engines, probe, procstats, results
 from lib.console import end_progress, progress_printer
 from lib.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
@@ -78,6 +78,7 @@ class EndpointMeasurement:
         run = engines.run(plan.engine, self.url, self.endpoint, requests=warmup,
                           concurrency=min(self.concurrency, warmup), timeout_s=plan.request_timeout,
                           keepalive=plan.keepalive)
+        self.row["warmup_s"] = run.result.time_taken_s
         status, error, crash = self._classify(run.result, warmup)
         if status in ("crashed", "timeout"):  # nothing left to measure
             self.status, self.error, self.crash = status, f"during warmup: {error}", crash
@@ -119,6 +120,10 @@ class EndpointMeasurement:
             row.update(results.log_summary(server.log_between(self.log_start)))
             if self.status == "crashed":
                 row["server_log_tail"] = server.log_tail(20)
+        if row.get("non_2xx") and self.status == "failed":
+            # "300 non-2xx answers" does not say 404 or 500: ask once more,
+            # alone (after the log was read: its line is not the load's).
+            row["probe"] = probe.ask(self.url, self.endpoint)
         return row, self.samples
 
     def _classify(self, result: LoadResult, requests: int) -> tuple[str, str | None, str | None]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from lib import stats
+from lib import probe, stats
+from lib.backtrace import status_text as backtrace_status_text
 from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
 from lib.comparison import Comparison, compare_with_baseline
 from lib.environment import of_run as environment_of
 from lib.history import run_json
+from lib.results import status_text
 from lib.series import looks_like_leak
 from lib.text import cell, commit_text, levels, num, pct, result_key, safe, sweeps, table, timestamp_text
 
@@ -31,12 +33,15 @@ RESULT_FIELDS = (
     ("failed_connect", "failed_connect"), ("failed_receive", "failed_receive"),
     ("failed_length", "failed_length"), ("failed_exceptions", "failed_exceptions"),
     ("engine", "engine"), ("engine_version", "engine_version"), ("warmup_requests", "warmup_requests"),
+    ("warmup_s", "warmup_s"),
     ("rps_min", "rps_min"), ("rps_max", "rps_max"),
     ("server_cpu_us_per_req", "server_cpu_us_per_req"), ("server_rss_kb_before", "server_rss_kb_before"),
     ("server_rss_kb_after", "server_rss_kb_after"), ("server_rss_kb_peak", "server_rss_kb_peak"),
     ("server_rss_kb_growth", "server_rss_kb_growth"), ("client_cpu_pct", "client_cpu_pct"),
     ("server_log_lines", "server_log_lines"), ("crash_signal", "crash_signal"),
-    ("server_log_tail", "server_log_tail"), ("backtrace", "backtrace"), ("result_id", "result_id"),
+    ("server_log_tail", "server_log_tail"), ("backtrace", "backtrace"),
+    ("backtrace_status", "backtrace_status"), ("backtrace_port", "backtrace_port"), ("probe", "probe"),
+    ("result_id", "result_id"),
 )
 SAMPLE_FIELDS = ("requests_per_sec", "time_per_request", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
                  "max_ms", "complete_requests", "failed_requests", "non_2xx", "time_taken",
@@ -176,8 +181,7 @@ def verdict_line(report: RunReport) -> str:
     parts = [f"{ok} of {len(rows)} endpoints ok"]
     problems = [r for r in rows if (r.get("status") or "ok") != "ok"]
     for row in problems[:4]:
-        what = row["status"] + (f" ({row['crash_signal']})" if row.get("crash_signal") else "")
-        parts.append(f"{safe(row['endpoint'])} {safe(what)}")
+        parts.append(f"{safe(row['endpoint'])} {safe(status_text(row))}")
     if run.get("status") == "interrupted":
         parts.append("run interrupted")
     elif run.get("status") == "failed" and run.get("error"):
@@ -249,7 +253,8 @@ def _attention(report: RunReport) -> list[str]:
     for row in problems:
         out.append(f"> - **{cell(row['endpoint'])}** {cell(row['status'])}"
                    + (f" by **{cell(row['crash_signal'])}**" if row.get("crash_signal") else "")
-                   + (f": {cell(row['error'])}" if row.get("error") else ""))
+                   + (f": {cell(row['error'])}" if row.get("error") else "")
+                   + (f"; {cell(probe.explain(row['probe']))}" if row.get("probe") else ""))
     if run.get("error"):
         out.append(f"> - run: {cell(run['error'])}")
     return out + [""]
@@ -356,11 +361,18 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
                        + (", first distinct ones:" if errors else ""))
             for item in errors:
                 out.append(f"  - `{_code(item['line'])}`" + (f" (x{item['count']})" if item["count"] > 1 else ""))
+        if row.get("probe"):
+            out.append(f"- {safe(probe.explain(row['probe']))}; its answer: `{_code(row['probe'])}`")
         if row.get("backtrace"):
             frames = [l for l in row["backtrace"].splitlines() if l.lstrip().startswith("#")][:8]
-            out += ["", "Backtrace (top frames, from gdb):", "", "```", *map(_code, frames), "```"]
-        elif row.get("server_log_tail") and row.get("status") == "crashed":
-            out += ["", "Server log tail:", "", "```", *map(_code, row["server_log_tail"].splitlines()[-10:]), "```"]
+            port = f" on port {row['backtrace_port']}" if row.get("backtrace_port") else ""
+            out += ["", f"Backtrace (top frames, from gdb{port}):", "", "```", *map(_code, frames), "```"]
+        elif row.get("status") == "crashed":
+            why = backtrace_status_text(row.get("backtrace_status"), row.get("backtrace_port"))
+            out += [f"- {safe(why)}"] if why else []
+            if row.get("server_log_tail"):
+                out += ["", "Server log tail:", "", "```",
+                        *map(_code, row["server_log_tail"].splitlines()[-10:]), "```"]
         out.append("")
     return (["## Problems", ""] + out) if out else []
 

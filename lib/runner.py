@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from lib.backtrace import capture_for
+from lib.backtrace import NOT_REQUESTED, capture_for
 from lib.console import one_line, say
 from lib.db import Database, DbError
 from lib.errors import BenchError
@@ -397,11 +397,14 @@ def _after_crash_or_hang(plan: RunPlan, db: Database, measurement: EndpointMeasu
         outcome.events.append(slot.down)
         return
     _stop_until_needed(slot)
-    if row["status"] == "crashed" and plan.backtrace:
-        backtrace = capture_for(plan, slot, measurement.endpoint, measurement.requests,
-                                measurement.concurrency, outcome.run_id)
-        if backtrace:
-            db.set_backtrace(result_id, backtrace)
+    if row["status"] != "crashed":
+        return
+    if not plan.backtrace:
+        db.set_backtrace(result_id, NOT_REQUESTED)
+        return
+    capture = capture_for(plan, slot, measurement.endpoint, measurement.requests,
+                          measurement.concurrency, outcome.run_id)
+    db.set_backtrace(result_id, capture.status, capture.backtrace, capture.port)
 
 
 def _revive_if_dead(plan: RunPlan, slot: Slot, outcome: Outcome) -> None:

@@ -27,6 +27,9 @@ Every non-2xx answer it serves is logged as one ``[ERROR] <status> <method>
 Test-only knobs (HBF has none of them):
   --crash-on PATH --crash-after N  the Nth request to PATH (query string ignored,
                                    any method) dies by a real, native SIGSEGV
+  --fail-on PATH                   every request to PATH answers 500 with HBF's
+                                   JavaScript-error log line (what racing PUTs
+                                   get from real HBF, here for every request)
   --hang-on PATH --hang-after N    from the Nth request to PATH on, the request
                                    is never answered (the connection is held)
   --delay-ms MS                    every request waits MS ms before it is answered
@@ -139,6 +142,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="die by SIGSEGV on the Nth request to PATH (query ignored)")
     t.add_argument("--crash-after", metavar="N", type=_positive_int, default=1,
                    help="N for --crash-on (default 1)")
+    t.add_argument("--fail-on", metavar="PATH",
+                   help="answer every request to PATH with 500, as HBF does for a JavaScript error")
     t.add_argument("--hang-on", metavar="PATH",
                    help="never answer requests to PATH from the Nth on")
     t.add_argument("--hang-after", metavar="N", type=_positive_int, default=1,
@@ -507,6 +512,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(400, b"Bad Request", TEXT, False, "malformed request body")
             return
+        if srv.fail_on is not None and path == srv.fail_on:
+            self._answer(500, b"Internal Server Error", TEXT, True,
+                         "JavaScript error in request handler: InternalError: db.execute: step failed: "
+                         "UNIQUE constraint failed (--fail-on)")
+            return
         if srv.delay:
             time.sleep(srv.delay)
         if srv.slow_every and srv.count("slow") % srv.slow_every == 0:
@@ -604,6 +614,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.work = args.work_us / 1e6
         self.crash_on, self.crash_after = args.crash_on, args.crash_after
         self.hang_on, self.hang_after = args.hang_on, args.hang_after
+        self.fail_on = args.fail_on
         self.slow_every, self.slow = args.slow_every, args.slow_ms / 1000.0
         self.knob_counts = {"crash": 0, "hang": 0, "slow": 0}  # requests seen by each knob's path
         self.counter_lock = threading.Lock()

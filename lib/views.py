@@ -5,6 +5,7 @@ the database goes through lib/text.cell. (One run's report is lib/report.py.)
 """
 from __future__ import annotations
 
+from lib.results import status_text
 from lib.text import build_text, cell, commit_text, num, pct, table, timestamp_text
 
 NOTES_WIDTH = 40
@@ -101,9 +102,7 @@ def render_trend(data: dict) -> str:
            f"Series: {cell(data['configuration'])}", ""]
     rows = []
     for p in points:
-        status = p["status"]
-        if p.get("crash_signal"):
-            status += f" ({p['crash_signal']})"
+        status = cell(status_text(p))
         if p.get("caveat"):
             status += " (untrusted)"
         if status != "ok":

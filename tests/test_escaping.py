@@ -31,7 +31,8 @@ def build(path: Path) -> None:
                    "requests_per_sec": 1000.0 + index, "p50_ms": 1.0, "p99_ms": 2.0}
             if status == "failed":
                 row.update(error=EVIL, server_log_lines=2, caveat=None, backtrace=f"#0 {EVIL}\n#1 main",
-                           server_errors=json.dumps([{"line": EVIL, "count": 2}]))
+                           server_errors=json.dumps([{"line": EVIL, "count": 2}]),
+                           probe=f"500 {EVIL}: {EVIL}")
             db.add_result(run_id, row)
         db.update_run(run_id, status="complete" if not index else "partial", exit_code=index, error=EVIL)
     db.close()
@@ -83,6 +84,7 @@ class EveryView(unittest.TestCase):
         self.assertIn("## Problems", report)
         self.assertIn("`evil\\x1b[2J\\u202egnp.\\u202c|pipe|⏎second line", report)  # a log line
         self.assertIn("#0 evil\\x1b[2J", report)  # the backtrace
+        self.assertIn("it answered 500 evil\\x1b[2J", report)  # what it answered, asked alone
 
     def test_html_page(self):
         page = self.dir / "page.html"

@@ -440,17 +440,21 @@ class DatabaseFiles(WithTmp):
         self.assertEqual(again.returncode, 0, again.stderr[-2000:])
         self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)
 
-    def test_version_1_database_gains_the_side_by_side_columns(self):
+    def test_version_1_database_gains_the_side_by_side_and_probe_columns(self):
         first = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
         self.assertEqual(first.returncode, 0, first.stderr[-2000:])
-        with sqlite3.connect(self.db) as conn:  # as the previous release left it
+        with sqlite3.connect(self.db) as conn:  # as release 1 left it
             conn.execute("ALTER TABLE benchmark_runs DROP COLUMN side")
             conn.execute("ALTER TABLE benchmark_runs DROP COLUMN paired_with")
+            for column in ("probe", "backtrace_status", "backtrace_port", "warmup_s"):
+                conn.execute(f"ALTER TABLE benchmark_results DROP COLUMN {column}")
             conn.execute("PRAGMA user_version = 1")
-        shown = run_show("--db", self.db, "--json")  # read-only: upgraded in memory only
+        before = self.db.read_bytes()
+        shown = run_show("--db", self.db, "--run", "1", "--json")  # read-only: presented, not upgraded
         self.assertEqual(shown.returncode, 0, shown.stderr)
-        with sqlite3.connect(self.db) as conn:
-            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], 1)
+        result = json.loads(shown.stdout)["results"][0]
+        self.assertEqual((result["status"], result["probe"], result["backtrace_status"]), ("ok", None, None))
+        self.assertEqual(self.db.read_bytes(), before)
         again = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
         self.assertEqual(again.returncode, 0, again.stderr[-2000:])
         with sqlite3.connect(self.db) as conn:
