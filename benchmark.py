@@ -10,6 +10,7 @@ lib/runner.py, storage in lib/db.py, the report in lib/report.py.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
 from lib import engines, options, report, runner  # noqa: E402
+from lib.baselines import baseline_side, resolve_against  # noqa: E402
+from lib.binaries import store_dir  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
 from lib.environment import describe  # noqa: E402
 from lib.errors import BenchError  # noqa: E402
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         check_steps(suite, args, engine)
         check_urls_answer(args)
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
+        against = check_against(args.against, db_path, workspace) if args.against else None
         db = open_db(db_path)
     except BenchError as exc:  # a refusal: one line, nothing started or written
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
@@ -66,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         ports={"normal": args.port, "dev": args.dev_port}, server_args=args.server_arg,
         startup_timeout=args.startup_timeout, backtrace=args.backtrace,
         log_dir=db_path.parent / "logs",
+        binary_store=store_dir(db_path), keep_binaries=args.keep_binaries,
+        standin=STANDIN if args.demo else None,
         run_row={
             "timestamp": now_text(), "git_commit": commit,
             "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there
@@ -80,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             "target": target, "environment": json.dumps(describe(engine, engine_version)),
         })
     if args.side_by_side:
-        plan.baseline_side = baseline_side(args, plan.run_row)
+        plan.baseline_side = baseline_side(args, plan.run_row, against, workspace, store_dir(db_path))
+    for named in filter(None, (baseline_id, against and against.run and against.run["run_id"])):
+        db.mark_named_as_baseline(named)  # its kept binary outlives the newest-N retention
     try:
         outcome = runner.execute(plan, db)
     except BenchError as exc:  # before its run row existed (the database went away): nothing stored
@@ -103,20 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(outcome, gathered, args)
 
 
-def baseline_side(args, run_row: dict) -> runner.BaselineSide:
-    """--side-by-side: what the baseline servers run, and their run row. A
-    --baseline-binary's commit is unknown here, so none is stored for it."""
-    binary = str(Path(args.baseline_binary).resolve()) if args.baseline_binary else None
-    server_args = (args.server_arg if args.baseline_server_arg is None
-                   else [arg for arg in args.baseline_server_arg if arg])
-    row = dict(run_row)
-    if binary:
-        row.update(target=binary, git_commit=None, git_branch=None)
-    if server_args != args.server_arg:
-        # Same binary, other flags: the flags are what tells the two runs apart.
-        row["target"] = " ".join([row["target"], *server_args])
-        run_row["target"] = " ".join([run_row["target"], *args.server_arg])
-    return runner.BaselineSide([binary] if binary else None, server_args, row)
+def check_against(ref: str, db_path: Path, workspace: Path | None):
+    """--against: a run with a kept binary, or a revision bazel can build."""
+    against = resolve_against(ref, db_path, workspace, store_dir(db_path))
+    if against.revision and not (shutil.which("bazel") or shutil.which("bazelisk")):
+        raise WorkspaceError(f"--against {ref} builds that revision, but bazel is not "
+                             "installed (or not on PATH); install bazel or bazelisk")
+    return against
 
 
 def check_urls_answer(args) -> None:
@@ -178,7 +179,6 @@ def choose_target(args, workspace: Path | None):
     if args.no_build:
         binary = check_binary(pod_binary(workspace, args.pod))
         return [str(binary)], None, str(binary)
-    import shutil
     if not (shutil.which("bazel") or shutil.which("bazelisk")):
         raise WorkspaceError("bazel is not installed (or not on PATH): install bazel or bazelisk, "
                              "or pass --binary PATH / --no-build to use an existing binary")

@@ -130,10 +130,13 @@ class Summary:
 
 
 def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
-               history_for=None, paired: bool = False) -> tuple[dict[str, EndpointVerdict], Summary]:
+               history_for=None, paired: bool = False,
+               same_binary: str | None = None) -> tuple[dict[str, EndpointVerdict], Summary]:
     """Every endpoint found in both runs, keyed like text.result_key, and the summary.
     `history_for(row)`: per metric, earlier comparable runs' figures of a
-    current result that is ok (lib/comparison.py reads them from the database)."""
+    current result that is ok (lib/comparison.py reads them from the database).
+    `same_binary`: both runs measured the very same binary (and flags): the
+    sentence that says so replaces every call (see `_no_calls`)."""
     several = sweeps(baseline_rows) or sweeps(current_rows)
     base = {result_key(row, several): row for row in baseline_rows}
     cur = {result_key(row, several): row for row in current_rows}
@@ -145,6 +148,8 @@ def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold
             endpoints[key] = judge_endpoint(key, base[key], row, threshold_pct=threshold_pct,
                                             history=history, paired=paired)
     judge_together(list(endpoints.values()))
+    if same_binary:
+        _no_calls(endpoints.values(), same_binary)
     return endpoints, summarize(endpoints, only_in_baseline=[k for k in base if k not in cur],
                                 only_in_current=[k for k in cur if k not in base])
 
@@ -210,6 +215,18 @@ def _guard(result: MetricVerdict, history: list[float] | None) -> None:
         result.verdict = stats.NO_CHANGE
         result.explanation += (f", but within 3 standard deviations of the run-to-run noise "
                                f"(±{noise:.1f}% a run over {len(history)} earlier runs)")
+
+
+def _no_calls(entries, sentence: str) -> None:
+    """The same binary measured twice: whatever moved, the machine moved it.
+    The figures and tests stay for the reader; no metric is called."""
+    for entry in entries:
+        if not entry.compared:
+            continue
+        for verdict in entry.metrics.values():
+            if verdict.verdict != stats.INSUFFICIENT or verdict.change_pct is not None:
+                verdict.verdict = stats.NO_CHANGE
+            verdict.explanation = f"{sentence} (the test alone: {verdict.explanation})"
 
 
 def _cpu_ticks(baseline: dict, current: dict) -> float | None:

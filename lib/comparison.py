@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lib.binaries import same_build
 from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs
 from lib.db import comparable_differences, comparable_value
 from lib.environment import differences as environment_differences
@@ -57,10 +58,13 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
                          "compares anyway)")
         out.baseline = None
         return out
+    same = (f"same binary as run {baseline_id}: any difference is the machine's noise"
+            if same_build(baseline, run) else None)
     out.endpoints, out.summary = judge_runs(
         db.results(baseline_id), db.results(run_id), threshold_pct=threshold_pct, paired=out.paired,
-        history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)))
-    out.notes += _notes(run, baseline, out.paired)
+        history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)),
+        same_binary=same)
+    out.notes += ([same + "; nothing is called"] if same else []) + _notes(run, baseline, out.paired)
     return out
 
 

@@ -63,12 +63,25 @@ _RUN_COLUMNS_V2 = (
     ("paired_with", "INTEGER", None),
 )
 
+_RUN_COLUMNS_V3 = (
+    # The measured binary's SHA-256 (the stand-in's: of its script and flags),
+    # the key of its kept copy (lib/binaries.py); the servers' extra flags.
+    ("binary_sha256", "TEXT", None),
+    ("server_args", "TEXT", None),  # JSON list, or NULL when none were known
+    # 1 once a later run was measured against this one (--baseline, --against,
+    # confirmation): its kept binary outlives the newest-N retention.
+    ("named_as_baseline", "INTEGER", None),
+)
+
+_RUN_COLUMNS_ALL = _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2 + _RUN_COLUMNS_V3
+RUN_COLUMNS = tuple(name for name, _, _ in _RUN_COLUMNS_ALL)
+
 # DDL cannot take parameters: these statements are built once, from the
 # constants above only.
 _RUN_COLUMN_DDL = tuple(
     (name, f"ALTER TABLE benchmark_runs ADD COLUMN {name} {declaration}",
      f"UPDATE benchmark_runs SET {name} = {legacy}" if legacy is not None else None)
-    for name, declaration, legacy in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2)
+    for name, declaration, legacy in _RUN_COLUMNS_ALL)
 _SET_SCHEMA_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
 
 _LEGACY_RESULT_COLUMNS = (
@@ -255,7 +268,7 @@ _LEGACY_VIEWS = (
     "CREATE TEMP VIEW benchmark_runs AS SELECT "
     + ", ".join([f"b.{name}" for name in _LEGACY_RUN_COLUMNS]
                 + [f"{_legacy_run_value(name, legacy)} AS {name}"
-                   for name, _, legacy in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2])
+                   for name, _, legacy in _RUN_COLUMNS_ALL])
     + " FROM main.benchmark_runs b",
     "CREATE TEMP VIEW benchmark_results AS SELECT "
     + ", ".join(list(_LEGACY_RESULT_COLUMNS)
@@ -521,7 +534,7 @@ class Database:
 
     def create_run(self, run: dict) -> int:
         _check_columns(run, ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
-                       + [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2])
+                       + list(RUN_COLUMNS))
         columns = ", ".join(run)
         marks = ", ".join("?" for _ in run)
         cursor = self._write(f"INSERT INTO benchmark_runs ({columns}) VALUES ({marks})",
@@ -560,8 +573,32 @@ class Database:
         self._write("UPDATE benchmark_results SET backtrace_status = ?, backtrace = ?, backtrace_port = ?"
                     " WHERE result_id = ?", (status, backtrace, port, result_id))
 
+    def mark_named_as_baseline(self, run_id: int) -> None:
+        self._write("UPDATE benchmark_runs SET named_as_baseline = 1 WHERE run_id = ?", (run_id,))
+
+    def binaries_to_keep(self, newest: int) -> set[str]:
+        """The hashes of the newest `newest` runs' binaries, and (when
+        newest > 0) of every run named as a baseline."""
+        if newest <= 0:
+            return set()
+        rows = self.conn.execute(
+            "SELECT binary_sha256 FROM (SELECT binary_sha256 FROM benchmark_runs"
+            " WHERE binary_sha256 IS NOT NULL ORDER BY run_id DESC LIMIT ?)"
+            " UNION SELECT binary_sha256 FROM benchmark_runs"
+            " WHERE named_as_baseline = 1 AND binary_sha256 IS NOT NULL", (newest,))
+        return {row[0] for row in rows}
+
+    def runs_with_binaries(self, hashes: set[str], limit: int = 10) -> list[int]:
+        """The newest runs (ids) whose binary is among `hashes`."""
+        if not hashes:
+            return []
+        marks = ", ".join("?" for _ in hashes)
+        return [row[0] for row in self.conn.execute(
+            f"SELECT run_id FROM benchmark_runs WHERE binary_sha256 IN ({marks})"
+            " ORDER BY run_id DESC LIMIT ?", (*sorted(hashes), limit))]
+
     def update_run(self, run_id: int, **fields) -> None:
-        _check_columns(fields, [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2] + ["notes"])
+        _check_columns(fields, list(RUN_COLUMNS) + ["notes"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self._write(f"UPDATE benchmark_runs SET {assignments} WHERE run_id = ?",
                     (*fields.values(), run_id))
@@ -736,7 +773,7 @@ class Database:
         dicts, so an export of 70,000 rows streams in about a second."""
         result_columns = list(_LEGACY_RESULT_COLUMNS) + list(RESULT_COLUMNS)
         run_columns = ["timestamp", "git_commit", "git_branch", "build_mode", "notes"]
-        run_columns += [c for c, _, _ in _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2]
+        run_columns += list(RUN_COLUMNS)
         select = ", ".join([f"res.{c}" for c in result_columns] + [f"run.{c}" for c in run_columns])
         sql = (f"SELECT {select} FROM benchmark_results res"
                " JOIN benchmark_runs run ON run.run_id = res.run_id")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from lib import binaries
 from lib.errors import BenchError
 from lib.text import TIMESTAMP_FORMAT, levels, timestamp_text
 
@@ -129,8 +130,16 @@ def list_data(db, *, limit: int, branch=None, build_mode=None, pod=None, since=N
                         since=since, status=status)
     filters = {k: v for k, v in (("branch", branch), ("build_mode", build_mode), ("pod", pod),
                                  ("since", since), ("status", status)) if v is not None}
+    store = binaries.store_dir(db.path)
+    files, size = binaries.store_size(store)
+    listed = []
+    for run in runs:
+        out = run_json(run)
+        out["binary_kept"] = binaries.kept_path(store, run.get("binary_sha256")) is not None
+        listed.append(out)
     return {"database": str(db.path), "limit": limit, "filters": filters,
-            "total_runs": db.run_count(), "runs": [run_json(r) for r in runs]}
+            "total_runs": db.run_count(), "runs": listed,
+            "binary_store": {"path": str(store), "files": files, "bytes": size}}
 
 
 

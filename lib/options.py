@@ -170,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="side by side: the baseline's server arguments instead of "
                                "--server-arg (repeatable; --baseline-server-arg= for none; "
                                "implies --side-by-side)")
+    verdicts.add_argument("--against", metavar="REF",
+                          help="side by side against a stored run's kept binary (latest, previous, "
+                               "~N, a run id) or a git revision of the checkout (main, a tag, a "
+                               "commit), built in .benchmark/worktree; implies --side-by-side")
+    verdicts.add_argument("--confirm", choices=("auto", "off"), default="auto",
+                          help="auto (default): after an ordinary run, measure the endpoints whose "
+                               "req/s moved by --threshold or more again, side by side against the "
+                               "baseline run's kept binary, and report that paired verdict")
+    verdicts.add_argument("--confirm-repeat", type=positive_int, default=5, metavar="N",
+                          help="sample pairs of a confirmation (default: 5)")
     verdicts.add_argument("--threshold", type=non_negative_float, default=5.0, metavar="PCT",
                           help="smallest change in percent called a regression or improvement (default: 5)")
     verdicts.add_argument("--fail-on-regression", nargs="?", const=-1.0, type=non_negative_float,
@@ -187,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="results database (default: <workspace>/.benchmark/results.db)")
     output.add_argument("--notes", default="", help="free text stored with the run")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    output.add_argument("--keep-binaries", type=non_negative_int, default=20, metavar="N",
+                        help="keep the binaries of the newest N runs (and of runs named as a "
+                             "baseline) in .benchmark/binaries for --against and confirmation "
+                             "(default: 20; 0 keeps none)")
     output.add_argument("--install-skill", metavar="HBF_DIR",
                         help="install this skill into an HBF checkout's .claude/skills/hbf-benchmark and "
                              "exit; an older skill there or at .claude/skills/benchmark is moved to "
@@ -224,7 +238,12 @@ def validate(args: argparse.Namespace) -> None:
         if not path.is_file() or not os.access(path, os.X_OK):
             raise UsageError(f"--binary {args.binary}: not an executable file; pass the built HBF "
                              "binary (bazel-bin/bin/hbf_test)")
-    if args.baseline_binary or args.baseline_server_arg is not None:
+    if args.against:
+        clashing = [flag for flag, on in (("--baseline-binary", args.baseline_binary),
+                                          ("--baseline", args.baseline)) if on]
+        if clashing:
+            raise UsageError(f"--against picks the baseline; drop {' and '.join(clashing)}")
+    if args.baseline_binary or args.baseline_server_arg is not None or args.against:
         args.side_by_side = True
     if args.repeat is None:
         args.repeat = 5 if args.side_by_side else 1

@@ -25,6 +25,7 @@ benchmark.py uses RunPlan, BaselineSide, execute and default_warmup.
 """
 from __future__ import annotations
 
+import json
 import signal
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from lib import binaries
 from lib.backtrace import NOT_REQUESTED, capture_for
 from lib.console import one_line, say
 from lib.db import Database, DbError
@@ -55,6 +57,7 @@ class BaselineSide:
     server_command: list[str] | None  # None: the candidate's own command
     server_args: list[str]
     run_row: dict
+    build: Callable[[], list[str]] | None = None  # --against REV: build it, then run this command
 
 
 @dataclass
@@ -81,6 +84,11 @@ class RunPlan:
     log_dir: Path
     run_row: dict  # metadata for benchmark_runs
     baseline_side: BaselineSide | None = None
+    # The kept-binary store (lib/binaries.py): where, how many runs' binaries
+    # to keep, and the stand-in's script (whose identity is script + flags).
+    binary_store: Path | None = None
+    keep_binaries: int = binaries.DEFAULT_KEEP
+    standin: Path | None = None
 
     def steps(self) -> list[tuple[Endpoint, int, int]]:
         """(endpoint, requests, concurrency) in run order."""
@@ -149,6 +157,7 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
                 arms.extend(_create_runs(plan, db))
             try:
                 _prepare_slots(plan, arms)  # the finally below stops whatever started
+                _keep_binaries(plan, db, arms)
                 _measure_all(plan, db, arms)
             finally:
                 _stop_and_note([slot for arm in arms for slot in arm.slots.values()])
@@ -173,10 +182,34 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             for arm in arms:
                 arm.outcome.notes = _counted([n for slot in arm.slots.values() for n in slot.stop_notes])
                 _record_outcome(db, arm.outcome, started)
+    _prune_binaries(plan, db)
     outcome = arms[-1].outcome
     if len(arms) > 1:
         outcome.baseline = arms[0].outcome
     return outcome
+
+
+def _keep_binaries(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
+    """Store each arm's binary identity on its run and keep the binary, so a
+    later run can be measured against this one side by side."""
+    for arm in arms:
+        server = next((slot.server for slot in arm.slots.values() if slot.server), None)
+        if server is None:
+            continue
+        identity = binaries.identify(server.command, server.extra_args, plan.standin)
+        db.update_run(arm.outcome.run_id, binary_sha256=identity.sha256,
+                      server_args=json.dumps(binaries.effective_args(server.command, server.extra_args)))
+        if plan.binary_store is not None and plan.keep_binaries > 0:
+            binaries.keep(identity, plan.binary_store)
+
+
+def _prune_binaries(plan: RunPlan, db: Database) -> None:
+    if plan.binary_store is None:
+        return
+    try:
+        binaries.prune(plan.binary_store, db.binaries_to_keep(plan.keep_binaries))
+    except (OSError, DbError) as exc:  # the run is stored; the store is only tidied next time
+        say(f"could not tidy the kept binaries in {plan.binary_store}: {exc}")
 
 
 def _create_runs(plan: RunPlan, db: Database) -> list[Arm]:
@@ -249,6 +282,8 @@ def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
                 say(f"skipping {role} endpoints: {slots[role].down}")
         return
     command = plan.build() if plan.build else plan.server_command
+    if plan.baseline_side is not None and plan.baseline_side.build is not None:
+        plan.baseline_side.server_command = plan.baseline_side.build()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     taken: set[int] = set()
     # The candidate's servers choose first: they get --port and --dev-port.

@@ -25,14 +25,19 @@ def render_list(data: dict) -> str:
         rows.append([str(run["run_id"]), cell(run["timestamp"]), cell(run.get("git_commit")),
                      cell(run.get("git_branch"), 24), cell(run.get("build_mode")), cell(run.get("pod")),
                      cell(run.get("status")), f"{run['results_ok']}/{run['results_total']}",
+                     "kept" if run.get("binary_kept") else "–",
                      cell(side_label(run) + (run.get("notes") or ""), NOTES_WIDTH)])
-    out = table(["run", "time", "commit", "branch", "build", "pod", "status", "ok", "notes"], rows,
-                right={0, 7})
+    out = table(["run", "time", "commit", "branch", "build", "pod", "status", "ok", "binary", "notes"],
+                rows, right={0, 7})
     scope = f"the newest {len(runs)}" if len(runs) == data["limit"] else f"{len(runs)}"
     where = " matching " + ", ".join(f"{k}={v}" for k, v in data["filters"].items()) \
         if data["filters"] else ""
     out += ["", f"{scope} of {data['total_runs']} run(s){where}, newest first. "
                 "More: --limit N; one run: --run ID; notes in full: --json."]
+    store = data.get("binary_store")
+    if store and store["files"]:
+        out.append(f"kept binaries: {store['files']} ({store['bytes'] / 1e6:.1f} MB in {cell(store['path'])}); "
+                   "a run marked kept can be measured again: benchmark.py --against RUN")
     return "\n".join(out)
 
 

@@ -125,12 +125,15 @@ class Verdicts(unittest.TestCase):
             self.assertEqual(entry["verdict"], "regressed")
             self.assertLess(entry["change_pct"], -50)
             self.assertIn(entry["method"], ("mann-whitney", "welch t-test"))
-            # --baseline names the run to compare with, here the slow one itself: no change.
+            # --baseline names the run to compare with, here one of the very same
+            # binary and flags: whatever moved, nothing is called.
             same = run_benchmark(*demo_args(db, "--only", "/hello", "--json", "--baseline", "1",
                                             requests=60, concurrency=1))
             self.assertEqual(json.loads(same.stdout)["baseline_run_id"], 1)
-            self.assertEqual(json.loads(same.stdout)["comparison"]["/hello"]["verdict"],
-                             "insufficient data")
+            entry = json.loads(same.stdout)["comparison"]["/hello"]
+            self.assertEqual(entry["verdict"], "no significant change")
+            self.assertTrue(entry["explanation"].startswith("same binary as run 1: any difference is "
+                                                            "the machine's noise"), entry["explanation"])
 
 
 if __name__ == "__main__":

@@ -463,7 +463,8 @@ class LegacyHistory(unittest.TestCase):
                     out, err = io.StringIO(), io.StringIO()
                     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                         code = show.main(["--db", str(path), *args])
-                    shown.append((code, out.getvalue().replace(str(path), "DB"), err.getvalue()))
+                    shown.append((code, out.getvalue().replace(str(path), "DB").replace(str(path.parent), "DIR"),
+                                  err.getvalue()))
                 with self.subTest(args=args):
                     self.assertEqual(shown[0][0], 0, shown[0][2])
                     self.assertGreater(len(shown[0][1]), 50)
