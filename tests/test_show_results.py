@@ -453,13 +453,16 @@ class LegacyHistory(unittest.TestCase):
                                                                             "1", "150", "9999", "x")])):
             with self.subTest(name):
                 same(call(old), call(new))
-        for endpoint in new.distinct_endpoints() + ["nope"]:
+        endpoints = new.distinct_endpoints()
+        self.assertEqual(len(endpoints), 8)  # the loop below compares each of them
+        for endpoint in endpoints + ["nope"]:
             with self.subTest(endpoint=endpoint):
                 same(old.has_endpoint(endpoint), new.has_endpoint(endpoint))
                 for filters in ({}, {"build_mode": "dbg"}, {"branch": "feature", "concurrency": 5},
                                 {"since": "2026-11-10", "pod": "test"}):
                     same(old.endpoint_trend(endpoint, limit=25, **filters),
                          new.endpoint_trend(endpoint, limit=25, **filters))
+        histories = 0
         for run_id in ids:
             with self.subTest(run=run_id):
                 run = new.run(run_id)
@@ -468,10 +471,15 @@ class LegacyHistory(unittest.TestCase):
                 same(old.baseline_run(run), new.baseline_run(run))
                 same(old.runs_before(run_id, 5), new.runs_before(run_id, 5))
                 for row in new.results(run_id, with_samples=False):
+                    histories += 1
                     same(old.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
                                               before_run_id=run_id),
                          new.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
                                               before_run_id=run_id))
+        # Every stored result's history was compared: none skipped, and there were some.
+        total, = new.conn.execute("SELECT count(*) FROM benchmark_results").fetchone()
+        self.assertEqual(histories, total)
+        self.assertGreater(total, 6 * self.RUNS)
 
     def test_every_view_shows_what_the_upgraded_file_shows(self):
         import contextlib
