@@ -35,10 +35,15 @@ class RepeatsWarmupResources(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
+    def results(self) -> list[dict]:
+        """Both results, each with its 3 samples: a loop over them checks both."""
+        results = self.report["results"]
+        self.assertEqual([(r["endpoint"], len(r["samples"])) for r in results],
+                         [("/hello", 3), ("PUT /__dev/api/file?name=static/bench.txt", 3)])
+        return results
+
     def test_every_sample_is_stored_and_the_row_holds_the_median(self):
-        self.assertEqual([r["endpoint"] for r in self.report["results"]][0], "/hello")
-        self.assertEqual(len(self.report["results"]), 2)  # the loops below see both
-        for result in self.report["results"]:
+        for result in self.results():
             samples = result["samples"]
             self.assertEqual(len(samples), 3)
             rates = [s["requests_per_sec"] for s in samples]
@@ -49,7 +54,7 @@ class RepeatsWarmupResources(unittest.TestCase):
         self.assertEqual([n for _, n in stored], [3, 3])
 
     def test_warmup_requests_are_sent_but_never_stored(self):
-        for result in self.report["results"]:
+        for result in self.results():
             self.assertEqual(result["warmup_requests"], 7)
             self.assertEqual(result["complete_requests"], 120)
         served = sum(json.loads(p.read_text())["requests_served"] for p in self.dumps.glob("*.json"))
@@ -58,7 +63,7 @@ class RepeatsWarmupResources(unittest.TestCase):
         self.assertLess(served, 2 * (7 + 360) + 50)
 
     def test_server_resources_and_client_load(self):
-        for result in self.report["results"]:
+        for result in self.results():
             self.assertGreater(result["server_cpu_us_per_req"], 0)
             self.assertGreater(result["server_rss_kb_peak"], 1000)
             self.assertIsInstance(result["server_rss_kb_growth"], int)
@@ -69,7 +74,7 @@ class RepeatsWarmupResources(unittest.TestCase):
                 self.assertIsNotNone(sample["client_cpu_pct"])
 
     def test_percentiles_come_from_the_csv(self):
-        for result in self.report["results"]:
+        for result in self.results():
             for field in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"):
                 self.assertIsNotNone(result[field])
             self.assertLessEqual(result["p50_ms"], result["p90_ms"])

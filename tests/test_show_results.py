@@ -188,6 +188,35 @@ class SyntheticHistory(CliCase):
         self.assertEqual([l.split("|")[1].strip() for l in lines], [e for _, e, _ in SUITE])
         self.assertIn(f"run {self.ids[15]} ▲ step", done.stdout)
 
+    def test_compare_and_run_take_the_threshold(self):
+        # /hello's req/s steps up 25% at run 15, far beyond the ±1% noise of
+        # the 14 runs before: improved at the default 5%, not at --threshold 30.
+        before, after = str(self.ids[14]), str(self.ids[15])
+
+        def hello(*args):
+            data = json.loads(self.show("--db", self.db, *args, "--json").stdout)
+            entries = data["endpoints"] if "endpoints" in data else list(data["comparison"].values())
+            entry, = [e for e in entries if e["endpoint"] == "/hello"]
+            return data, entry
+
+        for args in (["--compare", before, after], ["--run", after]):
+            with self.subTest(args=args):
+                data, default = hello(*args)
+                self.assertEqual(data["baseline"]["run_id"] if "baseline" in data else data["baseline_run_id"],
+                                 self.ids[14])
+                self.assertEqual(default["verdict"], "improved", default["explanation"])
+                self.assertGreater(default["change_pct"], 20)
+                data, strict = hello(*args, "--threshold", "30")
+                self.assertEqual(strict["verdict"], "no significant change", strict["explanation"])
+                self.assertIn("below the 30% threshold", strict["explanation"])
+                self.assertEqual(strict["change_pct"], default["change_pct"])
+                _, loose = hello(*args, "--threshold", "20")
+                self.assertEqual(loose["verdict"], "improved", loose["explanation"])
+        text = self.show("--db", self.db, "--compare", before, after, "--threshold", "30").stdout
+        row, = [line for line in text.splitlines() if line.startswith("| /hello ")]
+        self.assertIn("| no significant change |", row)
+        self.assertIn("below the 30% threshold", text)
+
     def test_list_filters_and_hostile_notes(self):
         data = json.loads(self.show("--db", self.db, "--json", "--limit", "30").stdout)
         notes = {r["run_id"]: r["notes"] for r in data["runs"]}
@@ -424,13 +453,16 @@ class LegacyHistory(unittest.TestCase):
                                                                             "1", "150", "9999", "x")])):
             with self.subTest(name):
                 same(call(old), call(new))
-        for endpoint in new.distinct_endpoints() + ["nope"]:
+        endpoints = new.distinct_endpoints()
+        self.assertEqual(len(endpoints), 8)  # the loop below compares each of them
+        for endpoint in endpoints + ["nope"]:
             with self.subTest(endpoint=endpoint):
                 same(old.has_endpoint(endpoint), new.has_endpoint(endpoint))
                 for filters in ({}, {"build_mode": "dbg"}, {"branch": "feature", "concurrency": 5},
                                 {"since": "2026-11-10", "pod": "test"}):
                     same(old.endpoint_trend(endpoint, limit=25, **filters),
                          new.endpoint_trend(endpoint, limit=25, **filters))
+        histories = 0
         for run_id in ids:
             with self.subTest(run=run_id):
                 run = new.run(run_id)
@@ -439,10 +471,15 @@ class LegacyHistory(unittest.TestCase):
                 same(old.baseline_run(run), new.baseline_run(run))
                 same(old.runs_before(run_id, 5), new.runs_before(run_id, 5))
                 for row in new.results(run_id, with_samples=False):
+                    histories += 1
                     same(old.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
                                               before_run_id=run_id),
                          new.endpoint_history(run, row["endpoint"], row["concurrency"], row["requests"],
                                               before_run_id=run_id))
+        # Every stored result's history was compared: none skipped, and there were some.
+        total, = new.conn.execute("SELECT count(*) FROM benchmark_results").fetchone()
+        self.assertEqual(histories, total)
+        self.assertGreater(total, 6 * self.RUNS)
 
     def test_every_view_shows_what_the_upgraded_file_shows(self):
         import contextlib
