@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib import engines, options, report, runner  # noqa: E402
+from lib import confirm, engines, options, report, runner  # noqa: E402
 from lib.baselines import baseline_side, resolve_against  # noqa: E402
 from lib.binaries import store_dir  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.error and outcome.exit_code == 2:
         print(f"benchmark.py: error: {outcome.error}", file=sys.stderr)
     try:
-        gathered = report.collect(db, outcome.run_id, baseline_id=baseline_id,
-                                  threshold_pct=args.threshold, allow_engine_mix=args.force)
+        gathered = judge_and_confirm(args, plan, db, outcome, baseline_id, store_dir(db_path))
     except DbError as exc:
         print(f"benchmark.py: error: cannot read the run back for its report: {exc}", file=sys.stderr)
         return outcome.exit_code or 2
@@ -109,6 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.crash is not None:
         raise outcome.crash
     return exit_code(outcome, gathered, args)
+
+
+def judge_and_confirm(args, plan, db, outcome, baseline_id: int | None, store: Path) -> report.RunReport:
+    """The run against its baseline; endpoints that moved are confirmed side
+    by side (lib/confirm.py), and the report is gathered again to show it."""
+    def gather() -> report.RunReport:
+        return report.collect(db, outcome.run_id, baseline_id=baseline_id,
+                              threshold_pct=args.threshold, allow_engine_mix=args.force)
+    gathered = gather()
+    if not confirm.applies(gathered.comparison, outcome.status):
+        return gathered
+    record = confirm.confirm(plan, db, gathered.comparison, mode=args.confirm, threshold_pct=args.threshold,
+                             repeat=args.confirm_repeat, store=store)
+    if record["status"] == confirm.INTERRUPTED:
+        outcome.exit_code = 130
+    return gather()
 
 
 def check_against(ref: str, db_path: Path, workspace: Path | None):

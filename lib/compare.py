@@ -98,6 +98,10 @@ class EndpointVerdict:
     compared: bool
     not_compared_reason: str | None
     metrics: dict[str, MetricVerdict]
+    # Confirmed side by side (lib/confirm.py): this verdict is the paired one,
+    # `first_look` the one-after-the-other verdict it replaced.
+    first_look: "EndpointVerdict | None" = None
+    confirmed_by: int | None = None  # the confirming pair's candidate run
 
     @property
     def rps(self) -> MetricVerdict:

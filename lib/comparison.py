@@ -10,10 +10,11 @@ differing parameters and environments, why no baseline was found).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from lib.binaries import same_build
-from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs
+from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs, summarize
 from lib.db import comparable_differences, comparable_value
 from lib.environment import differences as environment_differences
 from lib.environment import of_run as environment_of
@@ -34,6 +35,8 @@ class Comparison:
     endpoints: dict[str, EndpointVerdict] = field(default_factory=dict)
     summary: Summary | None = None
     notes: list[str] = field(default_factory=list)
+    threshold_pct: float = 5.0
+    confirmation: dict | None = None  # lib/confirm.py's record on the run, if any
 
     @property
     def compared(self) -> bool:
@@ -50,7 +53,8 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
     if baseline_id is None or baseline_id == run_id:
         return Comparison(run, notes=[why_no_baseline(db, run)])
     baseline = db.run(baseline_id)
-    out = Comparison(run, baseline, paired=_paired(run, baseline))
+    out = Comparison(run, baseline, paired=_paired(run, baseline), threshold_pct=threshold_pct,
+                     confirmation=json.loads(run["confirmation"]) if run.get("confirmation") else None)
     engines = (baseline.get("engine") or "ab", run.get("engine") or "ab")
     if engines[0] != engines[1] and not allow_engine_mix:
         out.notes.append(f"run {baseline_id} was measured with {engines[0]}, run {run_id} with "
@@ -65,7 +69,25 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
         history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)),
         same_binary=same)
     out.notes += ([same + "; nothing is called"] if same else []) + _notes(run, baseline, out.paired)
+    _lay_confirmation_over(db, out)
     return out
+
+
+def _lay_confirmation_over(db, out: Comparison) -> None:
+    """The endpoints a confirmation measured again side by side against this
+    very baseline take its paired verdict; the first look stays beside it."""
+    record = out.confirmation
+    if not record or record.get("status") != "confirmed" \
+            or record.get("against_run_id") != out.baseline["run_id"] or not record.get("baseline_run_id"):
+        return
+    confirmed, _ = judge_runs(db.results(record["baseline_run_id"]), db.results(record["run_id"]),
+                              threshold_pct=out.threshold_pct, paired=True)
+    for key, entry in confirmed.items():
+        if key in out.endpoints:
+            entry.first_look, entry.confirmed_by = out.endpoints[key], record["run_id"]
+            out.endpoints[key] = entry
+    out.summary = summarize(out.endpoints, only_in_baseline=out.summary.only_in_baseline,
+                            only_in_current=out.summary.only_in_current)
 
 
 def _paired(run: dict, baseline: dict) -> bool:

@@ -71,6 +71,10 @@ _RUN_COLUMNS_V3 = (
     # 1 once a later run was measured against this one (--baseline, --against,
     # confirmation): its kept binary outlives the newest-N retention.
     ("named_as_baseline", "INTEGER", None),
+    # Confirmation (lib/confirm.py): the record on the run it confirms (JSON),
+    # and on both runs of the confirming side-by-side pair, the run confirmed.
+    ("confirmation", "TEXT", None),
+    ("confirms", "INTEGER", None),
 )
 
 _RUN_COLUMNS_ALL = _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2 + _RUN_COLUMNS_V3
@@ -659,8 +663,9 @@ class Database:
                     return None
                 if offset < 0:
                     return None
-            row = self.conn.execute("SELECT run_id FROM benchmark_runs ORDER BY run_id DESC"
-                                    " LIMIT 1 OFFSET ?", (offset,)).fetchone()
+            # A confirmation's pair is part of the run it confirms: not `latest`.
+            row = self.conn.execute("SELECT run_id FROM benchmark_runs WHERE confirms IS NULL"
+                                    " ORDER BY run_id DESC LIMIT 1 OFFSET ?", (offset,)).fetchone()
             return row[0] if row else None
         if ref.isdigit():
             row = self.conn.execute("SELECT run_id FROM benchmark_runs WHERE run_id = ?",
@@ -698,7 +703,7 @@ class Database:
             " FROM benchmark_results res JOIN benchmark_runs run ON run.run_id = res.run_id"
             f" WHERE {self._endpoint_is} AND res.concurrency = ? AND res.requests = ? AND res.run_id < ?"
             " AND coalesce(res.status, 'ok') = 'ok' AND res.caveat IS NULL"
-            f" AND {where} AND run.side IS NOT 'baseline'"
+            f" AND {where} AND {_FOLLOWED_RUN}"
             " ORDER BY res.run_id DESC LIMIT ?",
             (endpoint, concurrency, requests, before_run_id, *params, limit)).fetchall()
         return [dict(r) for r in reversed(rows)]
@@ -744,7 +749,7 @@ class Database:
         """One endpoint's newest `limit` results (any status), oldest first, each with
         its run's metadata; walks idx_result_endpoint_run backwards. The baseline
         side of a side-by-side run is left out: it may be another binary."""
-        where, params = [self._endpoint_is, "run.side IS NOT 'baseline'"], [endpoint]
+        where, params = [self._endpoint_is, _FOLLOWED_RUN], [endpoint]
         if concurrency is not None:
             where.append("res.concurrency = ?")
             params.append(concurrency)
@@ -798,7 +803,7 @@ class Database:
                 " status, error, caveat, crash_signal, probe, sample_count, rps_min, rps_max"
                 f" FROM benchmark_results WHERE run_id IN ({', '.join('?' for _ in chunk)})"
                 # As in endpoint_trend: a side-by-side baseline may be another binary.
-                " AND run_id NOT IN (SELECT run_id FROM benchmark_runs WHERE side = 'baseline')",
+                f" AND run_id IN (SELECT run_id FROM benchmark_runs run WHERE {_FOLLOWED_RUN})",
                 chunk)]
         out.sort(key=lambda r: (r["run_id"], r["result_id"]))
         return out
@@ -813,13 +818,20 @@ COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), 
                      ("engine", "ab"), ("keepalive", 0), ("rate", None))
 
 
+# A run whose results history follows (trends, charts, the noise of earlier
+# runs, baselines): not the baseline side of a side-by-side run (it may be
+# another binary than the one history follows), nor a confirmation's pair
+# (a second look at a run history already has). `{run}` names the table.
+_FOLLOWED = "{run}.side IS NOT 'baseline' AND {run}.confirms IS NULL"
+_FOLLOWED_RUN = _FOLLOWED.format(run="run")  # for queries that name benchmark_runs `run`
+
 # A run another run may be compared with, whatever its parameters: not the
 # baseline side of a side-by-side run (it may be another binary than the one
 # history follows), and with at least one ok result. baseline_run adds the
 # comparable fields; runs_before looks for the nearest when none matched.
 _COULD_BE_BASELINE = (
-    "benchmark_runs.side IS NOT 'baseline'"
-    " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
+    _FOLLOWED.format(run="benchmark_runs")
+    + " AND EXISTS (SELECT 1 FROM benchmark_results r WHERE r.run_id = benchmark_runs.run_id"
     " AND coalesce(r.status, 'ok') = 'ok')")
 
 

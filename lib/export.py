@@ -26,6 +26,7 @@ RUN_EXPORT_COLUMNS = (
     "run_engine", "run_engine_version", "run_target", "run_finished_at", "run_duration_s",
     "run_exit_code", "run_error", "run_notes", "run_environment", "run_keepalive", "run_rate",
     "run_side", "run_paired_with", "run_binary_sha256", "run_server_args", "run_named_as_baseline",
+    "run_confirmation", "run_confirms",
 )
 RESULT_EXPORT_COLUMNS = (
     "result_id", "category", "endpoint", "requests", "concurrency", "time_taken",

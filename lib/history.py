@@ -8,6 +8,7 @@ list view must not pay for them (bench/history_speed.py).
 """
 from __future__ import annotations
 
+import json
 import re
 
 from lib import binaries
@@ -114,6 +115,8 @@ def run_json(run: dict) -> dict:
     out = dict(run)
     out["concurrency"] = levels(run.get("concurrency"))
     out["environment"] = of_run(run)
+    for name in ("server_args", "confirmation"):  # JSON text in the database
+        out[name] = json.loads(run[name]) if run.get(name) else None
     for name in ("timestamp", "finished_at"):
         out[name] = timestamp_text(run.get(name))
     for name in ("result_count", "problem_count"):

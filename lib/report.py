@@ -109,6 +109,9 @@ def endpoint_json(entry: EndpointVerdict) -> dict:
         "previous_cpu_us_per_req": cpu.previous, "current_cpu_us_per_req": cpu.current,
         "cpu_change_pct": cpu.change_pct, "cpu_verdict": cpu.verdict, "cpu_explanation": cpu.explanation,
         "metrics": {name: metric_json(verdict) for name, verdict in entry.metrics.items()},
+        "confirmed_by": entry.confirmed_by,
+        "first_look": None if entry.first_look is None else {
+            name: metric_json(verdict) for name, verdict in entry.first_look.metrics.items()},
     }
 
 
@@ -206,12 +209,43 @@ def comparison_verdict(comparison: Comparison) -> str:
         per_endpoint.setdefault(call.endpoint, []).append(f"{label} {call.verdict} {pct(call.change_pct)}")
     text = "; ".join(f"{safe(key)} " + ", ".join(bits) for key, bits in per_endpoint.items())
     compared = sum(1 for e in comparison.endpoints.values() if e.compared)
-    if summary.undecided and summary.undecided == compared and not text:
+    unclear = _unclear(comparison)
+    if summary.undecided and summary.undecided == compared and not text and not unclear:
         return "not judged (insufficient data: use --repeat 5, or build up history)"
-    text = text or "no significant change"
+    text = text or ("no other significant change" if unclear else "no significant change")
     if summary.undecided:
         text += f" ({summary.undecided} endpoint(s) not judged: insufficient data; measure with --repeat 5)"
-    return text
+    return "; ".join(unclear + [text])
+
+
+def _unclear(comparison: Comparison) -> list[str]:
+    """A move beyond the threshold that no test could call is never hidden in
+    "no significant change": it is unclear, and one command settles it."""
+    out = []
+    for entry in comparison.endpoints.values():
+        rps = entry.rps
+        if not entry.compared or rps.called or rps.change_pct is None \
+                or abs(rps.change_pct) < comparison.threshold_pct:
+            continue
+        again = " --repeat 10" if entry.first_look or comparison.paired else ""
+        out.append(f"{safe(entry.key)} unclear: req/s moved {pct(rps.change_pct)} but no test could call it "
+                   f"(settle it: benchmark.py --against {comparison.baseline['run_id']} "
+                   f"--only '{safe(entry.endpoint)}'{again})")
+    return out
+
+
+def confirmation_line(comparison: Comparison) -> str | None:
+    """What became of the confirmation of this comparison, in one sentence."""
+    record = comparison.confirmation
+    if not record:
+        return None
+    status, reason = record.get("status"), record.get("reason")
+    if status == "confirmed":
+        return (f"Confirmed side by side: {', '.join(safe(k) for k in record['endpoints'])} measured again "
+                f"against run {record['against_run_id']}'s kept binary, {record['repeat']} alternating "
+                f"pairs (runs {record['baseline_run_id']} and {record['run_id']}); the verdicts shown "
+                "for them are the paired ones, the first look beside them.")
+    return f"Confirmation {safe(status)}: {safe(reason or 'no reason recorded')}."
 
 
 # ---- Markdown -------------------------------------------------------------
@@ -391,16 +425,23 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     for key, entry in comparison.endpoints.items():
         rps = entry.rps
         verdict = rps.verdict if entry.compared else "not compared"
+        if entry.first_look is not None:
+            verdict += " (confirmed)"
         rows.append([cell(key), num(rps.previous), num(rps.current), _change(rps), cell(verdict)]
                     + [_metric_cell(entry.metrics[m.name]) for m in METRICS[1:]])
         if not entry.compared:
             reasons.append(f"- {cell(key)}: not compared: {cell(entry.not_compared_reason)}")
             continue
         reasons.append(f"- {cell(key)} req/s: {rps.verdict}: {cell(rps.explanation)}")
+        if entry.first_look is not None:
+            first = entry.first_look.rps
+            reasons.append(f"- {cell(key)}: first look (one run after the other): {first.verdict}, "
+                           f"{pct(first.change_pct)}; confirmed side by side by run {entry.confirmed_by}")
         reasons += [f"- {cell(key)} {m.label}: {m.verdict}: {cell(m.explanation)}"
                     for m in entry.calls if m.metric != RPS]
     if not rows:
         return ["No endpoint was measured in both runs.", ""]
+    confirmed = confirmation_line(comparison)
     out = table(["endpoint", f"req/s {a}", f"req/s {b}", "change", "verdict (req/s)", "p50 ms",
                  "p99 ms", "CPU µs/req"], rows, right={1, 2, 3, 5, 6, 7})
     out += ["", "p50, p99 and CPU: run " + f"{a} → run {b}, change, call (**regressed**/**improved**; "
@@ -408,7 +449,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     if comparison.paired:
         out.append("Side by side, a change is the geometric mean of the sample pairs' ratios "
                    "(marked \"pairs\"), not the ratio of the two medians shown.")
-    out += ["", *reasons, ""]
+    out += ["", *reasons, ""] + ([confirmed, ""] if confirmed else [])
     summary = comparison.summary
     if summary.geometric_mean_ratio:
         ratio = summary.geometric_mean_ratio

@@ -23,10 +23,14 @@ def run_show(*args, timeout=60, env=None, cwd=REPO):
                           text=True, timeout=timeout, cwd=cwd, env=env)
 
 
-def demo_args(db, *extra, requests=300, concurrency=4):
-    """--demo on free ports with a throwaway database."""
+def demo_args(db, *extra, requests=300, concurrency=4, confirm=False):
+    """--demo on free ports with a throwaway database. Confirmation (a second,
+    side-by-side look at endpoints that moved) is off unless asked for: most
+    tests take runs one after the other for other reasons, and it would add
+    seconds to each; tests/test_confirm.py tests it."""
     return ["--demo", "--requests", requests, "--concurrency", concurrency, "--db", db,
-            "--port", free_port(), "--dev-port", free_port(), *extra]
+            "--port", free_port(), "--dev-port", free_port(),
+            *([] if confirm or "--confirm" in map(str, extra) else ["--confirm", "off"]), *extra]
 
 
 class LiveBenchmark:

@@ -8,8 +8,8 @@ from tests.cli import demo_args, run_benchmark, run_show
 from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import TempDirTestCase, free_port, requires_ab
 
-SLOW = "--work-us 600"
-LOAD = ["--only", "/hello", "--requests", "300", "--concurrency", "2", "--repeat", "5", "--warmup", "0"]
+SLOW = "--work-us 1000"
+LOAD = ["--only", "/hello", "--requests", "500", "--concurrency", "4", "--repeat", "5", "--warmup", "0"]
 
 
 def ports() -> list[str]:
@@ -73,10 +73,10 @@ class AgainstRevision(TempDirTestCase):
 class KeptBinaries(TempDirTestCase):
     def demo(self, *args):
         return run_benchmark(*demo_args(self.db, "--json", "--only", "/hello", "--warmup", "0", *args,
-                                        requests=200, concurrency=2), timeout=120)
+                                        requests=500, concurrency=4), timeout=120)
 
     def test_against_a_run_uses_its_kept_binary(self):
-        slow = self.demo(f"--server-arg=--work-us=600")
+        slow = self.demo(f"--server-arg=--work-us=1000")
         self.assertEqual(slow.returncode, 0, slow.stderr[-2000:])
         first = json.loads(slow.stdout)
         sha = first["binary_sha256"]
@@ -95,7 +95,7 @@ class KeptBinaries(TempDirTestCase):
 
     def test_same_binary_calls_nothing(self):
         self.assertEqual(self.demo("--repeat", "3").returncode, 0)
-        again = self.demo("--repeat", "5", "--server-arg=--work-us=600", "--baseline-server-arg=")
+        again = self.demo("--repeat", "5", "--server-arg=--work-us=1000", "--baseline-server-arg=")
         # side by side with other flags: another identity, called
         self.assertEqual(json.loads(again.stdout)["comparison"]["/hello"]["verdict"], "regressed")
         same = self.demo("--baseline", "1")

@@ -108,7 +108,7 @@ class NoShell(unittest.TestCase):
     # What an f-string may put into SQL: layout built from constants in
     # lib/db.py (column lists, placeholders, WHERE clauses with ? marks).
     SQL_LAYOUT_NAMES = {"columns", "marks", "assignments", "clause", "where", "select", "sample_row",
-                        "chunk", "_", "_COULD_BE_BASELINE"}
+                        "chunk", "_", "_COULD_BE_BASELINE", "_FOLLOWED_RUN"}
 
     SQL_LAYOUT_ATTRIBUTES = {"_endpoint_is"}  # self._endpoint_is: a WHERE term with a ? mark
 

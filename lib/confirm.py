@@ -1,0 +1,114 @@
+"""Confirmation: two runs taken one after the other on a shared machine cannot
+tell a 10% slowdown from the machine's mood (README, "Can the verdicts be
+trusted?"); side by side can. So after an ordinary run, the endpoints whose
+req/s moved by --threshold or more against the baseline run, called or not,
+are measured again side by side: this run's binary against the baseline
+run's kept binary (lib/binaries.py), --confirm-repeat pairs. The paired
+verdict is the one reported; lib/comparison.py lays it over the first look
+in every view, from the record this module stores on the run.
+
+The record (run column and JSON `confirmation`): status (`confirmed`,
+`skipped`, `not needed`, `interrupted`), reason, endpoints, against_run_id
+(the baseline run), run_id and baseline_run_id (the confirmation's own pair),
+repeat.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from lib import binaries
+from lib.compare import EndpointVerdict
+from lib.console import say
+from lib.runner import BaselineSide, RunPlan, execute
+from lib.suite import Suite
+from lib.text import now_text
+
+CONFIRMED = "confirmed"
+SKIPPED = "skipped"
+NOT_NEEDED = "not needed"
+INTERRUPTED = "interrupted"
+
+
+def moved(comparison, threshold_pct: float) -> list[EndpointVerdict]:
+    """Compared endpoints whose req/s moved by the threshold or more, whatever the call."""
+    return [entry for entry in comparison.endpoints.values()
+            if entry.compared and entry.rps.change_pct is not None
+            and abs(entry.rps.change_pct) >= threshold_pct]
+
+
+def record(status: str, reason: str | None = None, **fields) -> dict:
+    return {"status": status, "reason": reason, **fields}
+
+
+def applies(comparison, run_status: str) -> bool:
+    """Only an ordinary run compared one after the other has a first look to
+    confirm (side by side is already paired)."""
+    return comparison.compared and not comparison.paired and run_status in ("complete", "partial")
+
+
+def confirm(plan: RunPlan, db, comparison, *, mode: str, threshold_pct: float, repeat: int,
+            store: Path) -> dict:
+    """Measure the moved endpoints again side by side (when that can tell
+    more) and store the record on the run; returns it."""
+    entries = moved(comparison, threshold_pct)
+    result = _why_not(comparison, entries, store, threshold_pct, mode)
+    if result is None:
+        result = _measure(plan, db, comparison, entries, repeat, store)
+    db.update_run(comparison.run["run_id"], confirmation=json.dumps(result))
+    return result
+
+
+def _why_not(comparison, entries, store: Path, threshold_pct: float, mode: str) -> dict | None:
+    run, baseline = comparison.run, comparison.baseline
+    if not entries:
+        return record(NOT_NEEDED, f"no endpoint's req/s moved by {threshold_pct:g}% or more")
+    keys = [entry.key for entry in entries]
+    if mode == "off":
+        return record(SKIPPED, "--confirm off", endpoints=keys)
+    if binaries.same_build(baseline, run):
+        return record(SKIPPED, f"run {baseline['run_id']} measured the very same binary", endpoints=keys)
+    for which, row in (("the baseline run", baseline), ("this run", run)):
+        if binaries.kept_path(store, row.get("binary_sha256")) is None:
+            return record(SKIPPED, f"{which} ({row['run_id']}) has no kept binary (--keep-binaries 0, "
+                                   "a --url run, or one from before binaries were kept)", endpoints=keys)
+    return None
+
+
+def _measure(plan: RunPlan, db, comparison, entries, repeat: int, store: Path) -> dict:
+    run, baseline = comparison.run, comparison.baseline
+    keys = [entry.key for entry in entries]
+    try:
+        base_binary = binaries.verified(store, baseline["binary_sha256"])
+        own_binary = binaries.verified(store, run["binary_sha256"])
+    except binaries.StoreError as exc:
+        return record(SKIPPED, str(exc), endpoints=keys)
+    say(f"confirming {', '.join(keys)} (req/s moved "
+        + ", ".join(f"{e.rps.change_pct:+.1f}%" for e in entries)
+        + f" against run {baseline['run_id']}): measuring again side by side against its kept "
+          f"binary, {repeat} pairs")
+    names = {entry.endpoint for entry in entries}
+    levels = sorted({entry.concurrency for entry in entries})
+    note = f"confirmation of run {run['run_id']} against run {baseline['run_id']}"
+    confirm_plan = replace(
+        plan, suite=Suite(plan.suite.name, plan.suite.description, plan.suite.path,
+                          tuple(e for e in plan.suite.endpoints if e.name in names)),
+        concurrency_levels=levels, repeat=repeat, build=None, urls=None,
+        server_command=binaries.command_for(own_binary),
+        server_args=[] if binaries.baked_args(own_binary) is not None else plan.server_args,
+        run_row={**plan.run_row, "timestamp": now_text(), "repeat": repeat, "notes": note, "confirms": run["run_id"],
+                 "concurrency": ",".join(map(str, levels)), "target": f"kept binary of run {run['run_id']}"},
+        baseline_side=BaselineSide(
+            binaries.command_for(base_binary),
+            [] if binaries.baked_args(base_binary) is not None else plan.server_args,
+            {**plan.run_row, "timestamp": now_text(), "repeat": repeat, "notes": note, "confirms": run["run_id"],
+             "concurrency": ",".join(map(str, levels)), "git_commit": baseline.get("git_commit"),
+             "git_branch": baseline.get("git_branch"), "target": f"kept binary of run {baseline['run_id']}"}))
+    db.mark_named_as_baseline(baseline["run_id"])
+    outcome = execute(confirm_plan, db)
+    fields = dict(endpoints=keys, against_run_id=baseline["run_id"], run_id=outcome.run_id,
+                  baseline_run_id=outcome.baseline.run_id if outcome.baseline else None, repeat=repeat)
+    if outcome.status == "interrupted":
+        return record(INTERRUPTED, outcome.error, **fields)
+    return record(CONFIRMED, None, **fields)
