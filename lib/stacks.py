@@ -50,7 +50,7 @@ _HEADER = re.compile(
     r"(?P<time>\d+\.\d+):\s+(?:(?P<period>\d+)\s+)?(?P<event>\S+?):(?:\s+(?P<rest>.*))?$")
 _FRAME = re.compile(r"^\s*(?P<address>[0-9a-fA-F]+)\s+(?P<rest>.+?)\s*$")
 _OFFSET = re.compile(r"\+0x[0-9a-fA-F]+$")
-_HEX = re.compile(r"^(?:0x)?[0-9a-fA-F]{6,}$")
+_HEX = re.compile(r"^(?:0x[0-9a-fA-F]+|(?=[a-fA-F]*[0-9])[0-9a-fA-F]{6,})$")  # an address, not `facade`
 
 
 @dataclass(frozen=True)
@@ -211,9 +211,11 @@ def _header(line: str) -> tuple[dict, Frame | None] | None:
 def parse_script(text: str) -> list[Sample]:
     """The samples of ``perf script`` output. Each sample is a header line,
     then its frames one a line (indented, innermost first), then a blank line.
-    Lines that are neither (perf's warnings, srcline lines) are skipped. A
-    header without frames (perf records some with an empty call chain) is a
-    sample with no frames: CPU time all the same, folded as ``[unknown]``."""
+    A header needs its time field (there in the default format and in
+    ``-F comm,tid,time,...``). Lines that are neither (perf's warnings,
+    srcline lines) are skipped. A header without frames (perf records some
+    with an empty call chain) is a sample with no frames: CPU time all the
+    same, folded as ``[unknown]``."""
     samples: list[Sample] = []
     current: dict | None = None
     frames: list[Frame] = []

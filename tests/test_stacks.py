@@ -105,6 +105,9 @@ class ParseOddLines(unittest.TestCase):
                          "nft_do_chain")
         self.assertTrue(stacks.parse_frame("\t ffffffffc0a01234 nft_do_chain+0x9c ([nf_tables])").in_kernel)
         self.assertIsNone(stacks.parse_frame("  util.c:123"))  # a srcline line
+        self.assertFalse(stacks.parse_frame("\t 55d0c8a1b2c3 0x55d0c8a1b2c3 (/srv/hbf_test)").resolved)
+        self.assertFalse(stacks.parse_frame("\t 55d0c8a1b2c3 55d0c8a1b2c3 (/srv/hbf_test)").resolved)
+        self.assertTrue(stacks.parse_frame("\t 55d0c8a1b2c3 facade (/srv/hbf_test)").resolved)
 
     def test_warnings_spaces_in_comm_cpu_column_no_call_chain(self):
         text = ("Warning:\nProcessed 3180 events and lost 2 chunks!\n\n"
