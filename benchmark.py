@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib import confirm, engines, options, report, runner  # noqa: E402
+from lib import confirm, engines, options, profiler, report, runner  # noqa: E402
 from lib.baselines import baseline_side, resolve_against  # noqa: E402
 from lib.binaries import store_dir  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         server_command, build, target = choose_target(args, workspace)
         check_steps(suite, args, engine)
         check_urls_answer(args)
+        perf_version = profiler.check() if args.profile else None
         baseline_id = resolve_baseline(args.baseline, db_path) if args.baseline else None
         against = check_against(args.against, db_path, workspace) if args.against else None
         db = open_db(db_path)
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=db_path.parent / "logs",
         binary_store=store_dir(db_path), keep_binaries=args.keep_binaries,
         standin=STANDIN if args.demo else None,
+        profile_freq=args.profile_freq if args.profile else None, perf_version=perf_version,
         run_row={
             "timestamp": now_text(), "git_commit": commit,
             "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there

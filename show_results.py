@@ -6,6 +6,7 @@ of two runs, trends, exports for other tools, and an HTML page with charts.
     python3 show_results.py --run latest             # one run's report again
     python3 show_results.py --compare previous latest
     python3 show_results.py --trend /hello           # or --trend all
+    python3 show_results.py --profile latest         # why: top functions (benchmark.py --profile)
     python3 show_results.py --export csv --output results.csv
     python3 show_results.py --html report.html
 
@@ -60,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     views.add_argument("--trend", metavar="ENDPOINT",
                        help="one endpoint over the runs (exact name or a unique part of it), "
                             "or 'all' for one sparkline row per endpoint")
+    views.add_argument("--profile", metavar="RUN",
+                       help="a run's profiles (benchmark.py --profile): per endpoint the top "
+                            "functions by self time and with callees, CPU µs per request, and side "
+                            "by side what grew or shrank; --endpoint E for one, --folded for the "
+                            "folded stacks (flamegraph.pl, inferno, speedscope)")
     views.add_argument("--export", choices=("csv", "json", "github-action-benchmark", "bmf"),
                        help="csv/json: every result joined with its run (all runs, or the filtered "
                             "ones); github-action-benchmark (customBiggerIsBetter) and bmf (Bencher): "
@@ -78,11 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only runs from DATE on: YYYY-MM-DD, 'YYYY-MM-DD HH:MM', today, yesterday, or an age "
                             "like 12h, 7d, 2w")
     scope.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    scope.add_argument("--endpoint", metavar="E",
+                       help="with --profile: only this endpoint (exact name or a unique part of it)")
     scope.add_argument("--concurrency", type=limit_type, metavar="C",
                        help="with --trend: only results measured at this concurrency (one level of a sweep)")
 
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="JSON instead of text (every view)")
+    out.add_argument("--folded", action="store_true",
+                     help="with --profile: print one endpoint's folded stacks ('frame;frame count' lines)")
     out.add_argument("--output", metavar="FILE", help="with --export: write to FILE instead of stdout")
     out.add_argument("--threshold", type=threshold_type, default=5.0, metavar="PCT",
                      help="smallest change in percent called a regression or improvement (default: 5)")
@@ -118,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             show_run(db, args)
         elif args.compare:
             show_compare(db, args)
+        elif args.profile is not None:
+            show_profile(db, args)
         elif args.trend is not None:
             show_trend(db, args, {k: v for k, v in filters.items() if k != "status"})
         else:
@@ -158,6 +170,18 @@ def show_compare(db, args) -> None:
         emit(comparison, views.render_compare, False)
 
 
+def show_profile(db, args) -> None:
+    from lib import history, profiles
+    data = history.profile_data(db, args.profile, args.endpoint, one=args.folded)
+    if args.folded:
+        sys.stdout.write(profiles.folded_text(data["profiles"]))
+        return
+    if args.json:
+        emit({"run_id": data["run_id"], "profiles": profiles.to_json(data["profiles"])}, None, True)
+    else:
+        emit(data["profiles"], profiles.markdown, False)
+
+
 def show_trend(db, args, filters: dict) -> None:
     from lib import history, views
     filters["concurrency"] = args.concurrency
@@ -182,7 +206,10 @@ def check_combinations(args) -> None:
     """Flags that make no sense together: refuse rather than guess."""
     from lib.history import ViewError
     chosen = [flag for flag, value in (("--compare", args.compare), ("--trend", args.trend),
-                                       ("--export", args.export), ("--html", args.html)) if value]
+                                       ("--export", args.export), ("--html", args.html),
+                                       ("--profile", args.profile)) if value]
+    if (args.endpoint or args.folded) and not args.profile:
+        raise ViewError(f"{'--endpoint' if args.endpoint else '--folded'} goes with --profile RUN")
     if len(chosen) > 1:
         raise ViewError(f"{' and '.join(chosen)} are different views; give one at a time")
     if args.run is not None and chosen and chosen != ["--export"]:
@@ -197,7 +224,7 @@ def check_combinations(args) -> None:
                         f"latest), not with {', '.join(filters)}")
     if args.export in ("csv", "json") and args.run is not None and filters:
         raise ViewError(f"--run picks one run; {', '.join(filters)} would pick others: give one or the other")
-    if (args.run is not None or args.compare) and not args.export and filters:
+    if (args.run is not None or args.compare or args.profile) and not args.export and filters:
         raise ViewError(f"{', '.join(filters)} filter the list, trends, --html and exports; "
                         "--run and --compare take run ids")
     if args.concurrency is not None and args.trend is None:

@@ -2,8 +2,8 @@
 
 The bash tool's tables and columns stay as they were (benchmark_runs,
 benchmark_results), so an old database and old SQL keep working; what the
-Python tool adds are new columns, a benchmark_samples table and indexes,
-tracked with PRAGMA user_version.
+Python tool adds are new columns, the benchmark_samples and
+benchmark_profiles tables and indexes, tracked with PRAGMA user_version.
 
 Opening rules:
 - writing (benchmark.py): an older database is upgraded in place, after a
@@ -12,8 +12,8 @@ Opening rules:
 - reading (show_results.py): nothing on disk is written, and every query sees
   one schema. A bash-tool file (version 0) is read as it is, through TEMP views
   that present it as the upgrade would (_LEGACY_VIEWS): no copy, no upgrade,
-  so a view of 10,000 old runs answers in milliseconds. A version 1 file is
-  copied into memory and upgraded there.
+  so a view of 10,000 old runs answers in milliseconds. A version 1 or 2
+  file is read through TEMP views that add the columns it lacks (as NULL).
 - not a SQLite file, or a schema newer than this tool: DbError, file untouched.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -196,6 +197,26 @@ sample_number INTEGER NOT NULL,
 UNIQUE (result_id, sample_number)
 )"""
 
+# Version 3: a server's stacks sampled by perf during one extra sample of an
+# endpoint (--profile), folded ("frame;frame;frame count" lines) and stored
+# zlib-compressed; the figures a report needs without unpacking them beside.
+PROFILE_COLUMNS = ("result_id", "samples", "frequency", "perf_version", "requests",
+                   "requests_per_sec", "kinds", "has_symbols", "folded")
+_CREATE_PROFILES = """
+CREATE TABLE IF NOT EXISTS benchmark_profiles (
+profile_id INTEGER PRIMARY KEY AUTOINCREMENT,
+result_id INTEGER NOT NULL REFERENCES benchmark_results(result_id),
+samples INTEGER NOT NULL,
+frequency INTEGER NOT NULL,
+perf_version TEXT,
+requests INTEGER,
+requests_per_sec REAL,
+kinds TEXT,
+has_symbols INTEGER,
+folded BLOB NOT NULL
+)"""
+_INDEX_PROFILES = "CREATE INDEX IF NOT EXISTS idx_profiles_result ON benchmark_profiles(result_id)"
+
 # The bash tool created these three itself (see tests/fixtures/legacy-results.db).
 _BASH_TOOL_INDEXES = (
     "CREATE INDEX IF NOT EXISTS idx_run_timestamp ON benchmark_runs(timestamp)",
@@ -279,6 +300,7 @@ _LEGACY_VIEWS = (
                 + [f"{_legacy_result_value(name)} AS {name}" for name in RESULT_COLUMNS])
     + " FROM main.benchmark_results",
     _CREATE_SAMPLES.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"),
+    _CREATE_PROFILES.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"),
 )
 
 
@@ -457,6 +479,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     else:
         for name in _missing_columns(conn, "benchmark_results", RESULT_COLUMNS):
             conn.execute(_ADD_RESULT_COLUMN[name])
+    conn.execute(_CREATE_PROFILES)
+    conn.execute(_INDEX_PROFILES)
     conn.execute(_SET_SCHEMA_VERSION)
 
 
@@ -480,6 +504,8 @@ def _present_missing_columns(conn: sqlite3.Connection) -> None:
         missing = _missing_columns(conn, table, wanted)
         if missing:
             conn.execute(_view_with_columns(table, missing))
+    if _missing_columns(conn, "benchmark_profiles", ["profile_id"]):  # no such table before version 3
+        conn.execute(_CREATE_PROFILES.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
 
 
 def _view_with_columns(table: str, missing: list[str]) -> str:
@@ -576,6 +602,27 @@ class Database:
                       port: int | None = None) -> None:
         self._write("UPDATE benchmark_results SET backtrace_status = ?, backtrace = ?, backtrace_port = ?"
                     " WHERE result_id = ?", (status, backtrace, port, result_id))
+
+    def add_profile(self, result_id: int, profile: dict) -> None:
+        """One endpoint's profile; `folded` is text, stored compressed."""
+        row = {**profile, "result_id": result_id,
+               "folded": zlib.compress(profile["folded"].encode("utf-8"), 6)}
+        _check_columns(row, PROFILE_COLUMNS)
+        columns, marks = ", ".join(row), ", ".join("?" for _ in row)
+        self._write(f"INSERT INTO benchmark_profiles ({columns}) VALUES ({marks})", tuple(row.values()))
+
+    def profiles(self, run_id: int) -> list[dict]:
+        """The run's profiles with their result's endpoint, folded text unpacked."""
+        rows = self.conn.execute(
+            "SELECT p.*, r.endpoint, r.category, r.concurrency, r.requests_per_sec AS measured_rps"
+            " FROM benchmark_profiles p JOIN benchmark_results r ON r.result_id = p.result_id"
+            " WHERE r.run_id = ? ORDER BY p.result_id", (run_id,))
+        out = []
+        for row in rows:
+            profile = dict(row)
+            profile["folded"] = zlib.decompress(profile["folded"]).decode("utf-8")
+            out.append(profile)
+        return out
 
     def mark_named_as_baseline(self, run_id: int) -> None:
         self._write("UPDATE benchmark_runs SET named_as_baseline = 1 WHERE run_id = ?", (run_id,))

@@ -146,6 +146,31 @@ def list_data(db, *, limit: int, branch=None, build_mode=None, pod=None, since=N
 
 
 
+# -------------------------------------------------------------- profiles
+
+def profile_data(db, ref: str, endpoint: str | None, *, one: bool) -> dict:
+    """A run's profiles (lib/profiles.py), one endpoint's with `endpoint`;
+    `one`: exactly one must remain (--folded prints one flame graph's input)."""
+    from lib import profiles
+    run_id = resolve_run(db, ref, "--profile")
+    run = db.run(run_id)
+    other = run.get("paired_with") if run.get("side") == "candidate" else None
+    found = profiles.gather(db, run_id, other)
+    if not found:
+        raise ViewError(f"run {run_id} has no profiles: measure with benchmark.py --profile")
+    if endpoint is not None:
+        matches = {k: p for k, p in found.items() if p.endpoint == endpoint} or \
+                  {k: p for k, p in found.items() if endpoint in k}
+        if not matches:
+            raise ViewError(f"--endpoint {endpoint!r} matches no profile of run {run_id}; it has: "
+                            + ", ".join(found))
+        found = matches
+    if one and len(found) > 1:
+        raise ViewError(f"--folded prints one endpoint's stacks; run {run_id} has {len(found)} "
+                        f"profiles: pick one with --endpoint ({', '.join(found)})")
+    return {"run_id": run_id, "profiles": found}
+
+
 # -------------------------------------------------------------- compare
 
 def compare_runs(db, ref_a: str, ref_b: str, *, threshold_pct: float, allow_engine_mix: bool = False):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from lib import stats
+from lib import flamegraph, stats
 from lib.errors import BenchError
 from lib.results import status_text
 from lib.series import configuration, level_shifts, usable
@@ -97,7 +97,8 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
     rows = db.chart_rows([r["run_id"] for r in runs])
 
     from lib import report
-    latest = runs[-1]
+    # The latest run a user started: a confirmation's pair is part of the run it confirms.
+    latest = next((r for r in reversed(runs) if r.get("confirms") is None), runs[-1])
     gathered = report.collect(db, latest["run_id"], threshold_pct=threshold_pct)
     several = sweeps(gathered.results)
 
@@ -130,11 +131,13 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
         _legend(configs, colour, left_out),
         '<section class="charts">', *charts, "</section>",
         _latest_table(gathered, several),
+        _flame_graphs(gathered),
         _run_list(runs_desc),
     ]
     title = e(f"HBF benchmark history: runs {runs[0]['run_id']}..{latest['run_id']}")
     # Plain replacement, not str.format: the CSS and the script are full of braces.
-    return (_PAGE.replace("@TITLE@", title).replace("@CSS@", _CSS).replace("@SCRIPT@", _SCRIPT)
+    script = _SCRIPT + (flamegraph.ZOOM_SCRIPT if gathered.profiles else "")
+    return (_PAGE.replace("@TITLE@", title).replace("@CSS@", _CSS).replace("@SCRIPT@", script)
             .replace("@BODY@", "\n".join(body)))
 
 
@@ -393,6 +396,25 @@ def _latest_row(row: dict, key: str, entry) -> str:
             f'<td class="n">{fmt(row.get("p50_ms"), 2)}</td><td class="n">{fmt(row.get("p99_ms"), 2)}</td>'
             f'<td class="n">{fmt(row.get("server_cpu_us_per_req"), 0)}</td><td>{status_html}</td>'
             f'<td class="n">{change}</td><td>{verdict}</td></tr>')
+
+
+def _flame_graphs(gathered) -> str:
+    """The latest run's profiles (--profile): a flame graph per endpoint, and
+    side by side a differential one (red grew, blue shrank per request)."""
+    if not gathered.profiles:
+        return ""
+    run_id = gathered.run["run_id"]
+    out = [f'<section class="flames"><h2>Where run {run_id} spent its CPU (perf; hover a frame for its '
+           "name and samples, click to zoom)</h2>"]
+    for key, prof in gathered.profiles.items():
+        out.append(flamegraph.svg(prof.folded, f"{key}: run {run_id}, {prof.samples} samples",
+                                  kinds=prof.frame_kinds, script=False))
+        if prof.against_folded is not None:
+            out.append(flamegraph.diff_svg(
+                prof.against_folded, prof.folded, f"{key}: run {prof.against_run} → run {run_id}",
+                base_requests=prof.against_requests, cand_requests=prof.requests,
+                freq_hz=prof.frequency, script=False))
+    return "\n".join(out + ["</section>"])
 
 
 def _run_list(runs_desc: list[dict]) -> str:

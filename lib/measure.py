@@ -7,10 +7,13 @@ which servers run and when they restart is lib/runner.py's.
 """
 from __future__ import annotations
 
+import os
+import re
+import sys
 from urllib.parse import urlsplit
 
-from lib import engines, probe, procstats, results
-from lib.console import end_progress, progress_printer
+from lib import engines, probe, procstats, profiler, results, stacks
+from lib.console import end_progress, progress_printer, say
 from lib.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
 from lib.suite import Endpoint
@@ -53,6 +56,8 @@ class EndpointMeasurement:
         self.last_result = None
         self.status, self.error, self.crash = "ok", None, None
         self.stopped = False  # crashed, hung, or the load generator gave up: no more samples
+        self.profile: dict | None = None  # --profile: the stored profile's columns (db.PROFILE_COLUMNS)
+        self.profile_note: str | None = None  # why there is none
         self.fresh_servers = False  # a new server process for every sample (side by side)
 
     @property
@@ -107,6 +112,45 @@ class EndpointMeasurement:
         if results.ends_endpoint(status, run.result):
             self.stopped = True  # the server is gone, or the load generator gave up
 
+    def take_profiled_sample(self) -> None:
+        """--profile: one more sample with perf recording the server's stacks
+        (lib/profiler.py), after the measured ones so they stay unprofiled.
+        Its req/s shows perf's cost; a crash during it is handled like any
+        sample's, and its profile is discarded."""
+        server = self.slot.server
+        if self.stopped or server is None or not server.alive():
+            return
+        plan = self.plan
+        side = f"{server.side}-" if server.side else ""
+        path = plan.log_dir / f"{_slug(self.endpoint.name)}-{side}c{self.concurrency}-{server.pid}.perf.data"
+        recording = profiler.Recording(server.pid, path, plan.profile_freq)
+        say(f"profiling {self.endpoint.name} on the {server.name} server: one more sample under "
+            f"perf record -g -F {plan.profile_freq}")
+        recording.start()
+        try:
+            run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
+                              concurrency=self.concurrency, timeout_s=plan.request_timeout,
+                              keepalive=plan.keepalive, rate=plan.rate)
+        except BaseException:  # Ctrl-C, a refusal: perf stops with everything else
+            recording.stop()
+            recording.discard()
+            raise
+        wrote = recording.stop()
+        status, error, crash = self._classify(run.result, self.requests)
+        if status != "ok" and results.SEVERITY[status] > results.SEVERITY[self.status]:
+            self.status, self.error, self.crash = status, f"during the profiled sample: {error}", crash
+        if results.ends_endpoint(status, run.result) or not wrote:
+            recording.discard()
+            self.profile_note = recording.error or f"no profile: the profiled sample was {status}"
+            self.stopped = self.stopped or results.ends_endpoint(status, run.result)
+            return
+        text = profiler.script(path)
+        self.profile = stacks.stored_profile(text, server=_server_objects(server.command[0]),
+                                             frequency=plan.profile_freq,
+                                             requests=run.result.complete_requests,
+                                             requests_per_sec=run.result.requests_per_sec)
+        self.profile["perf_version"] = plan.perf_version
+
     def finish(self) -> tuple[dict, list[dict]]:
         row = self.row
         row.update(results.aggregate(self.samples, same_process=not self.fresh_servers))
@@ -146,6 +190,20 @@ def _exit_code_after(server: HbfServer, result: LoadResult) -> int | None:
         if result.finished or server.wait_exit(5.0 if results.connection_lost(result) else 0.5) is None:
             return None
     return server.proc.returncode
+
+
+def _server_objects(program: str) -> list[str]:
+    """The objects whose frames are the server's own code: its binary (a
+    Python interpreter for the stand-in, with its libpython beside it)."""
+    real = os.path.realpath(program)
+    names = [real, os.path.basename(real)]
+    if os.path.basename(real).startswith("python"):
+        names.append(f"libpython{sys.version_info.major}.{sys.version_info.minor}.so.1.0")
+    return names
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:60] or "endpoint"
 
 
 def _url_healthy(url: str) -> bool:

@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seconds for a server to answer GET /health (default: 30)")
     servers.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                          help="extra argument for both servers (repeatable; use --server-arg=--flag)")
+    servers.add_argument("--profile", action="store_true",
+                         help="per endpoint, one extra sample under perf record -g: the server's "
+                              "top functions (self and with callees), CPU time per request, and "
+                              "side by side what grew or shrank (needs linux-perf)")
+    servers.add_argument("--profile-freq", type=positive_int, default=999, metavar="HZ",
+                         help="perf's sampling frequency for --profile (default: 999)")
     servers.add_argument("--backtrace", action="store_true",
                          help="when a server crashes, re-run that endpoint under gdb and store the backtrace")
 
@@ -266,6 +272,9 @@ def validate(args: argparse.Namespace) -> None:
         args.fail_on = ["requests_per_sec"]
     elif args.fail_on_regression is None:
         args.fail_on_regression = -1.0  # --fail-on alone: fail beyond --threshold
+    if args.profile and args.url:
+        raise UsageError("--profile samples the stacks of a server this tool started; a --url "
+                         "server is not ours to attach perf to: drop --profile or --url")
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
 

@@ -8,9 +8,9 @@ with the same functions (`comparison_lines`, `comparison_verdict`,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from lib import probe, stats
+from lib import probe, profiles, stats
 from lib.backtrace import status_text as backtrace_status_text
 from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
 from lib.comparison import Comparison, compare_with_baseline
@@ -56,13 +56,17 @@ class RunReport:
     run: dict
     results: list[dict]
     comparison: Comparison
+    profiles: dict = field(default_factory=dict)  # key -> profiles.EndpointProfile (--profile)
 
 
 def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: float = 5.0,
             allow_engine_mix: bool = False) -> RunReport:
     comparison = compare_with_baseline(db, run_id, baseline_id, threshold_pct=threshold_pct,
                                        allow_engine_mix=allow_engine_mix)
-    return RunReport(comparison.run, db.results(run_id), comparison)
+    run = comparison.run
+    # Side by side, the candidate's profiles are told against the baseline's.
+    other = run.get("paired_with") if run.get("side") == "candidate" else None
+    return RunReport(run, db.results(run_id), comparison, profiles.gather(db, run_id, other))
 
 
 # ---- JSON -----------------------------------------------------------------
@@ -164,6 +168,7 @@ def to_json(report: RunReport) -> dict:
     out["results"] = [result_json(row) for row in report.results]
     out.update(comparison_json(report.comparison))
     out["verdict"] = verdict_line(report)
+    out["profiles"] = profiles.to_json(report.profiles)
     return out
 
 
@@ -192,6 +197,11 @@ def verdict_line(report: RunReport) -> str:
     if report.comparison.compared:
         parts.append(f"against run {report.comparison.baseline['run_id']}: "
                      + comparison_verdict(report.comparison))
+        why = [f"{safe(key)} {profiles.headline_changes(prof)}" for key, prof in report.profiles.items()
+               if profiles.headline_changes(prof) and key in report.comparison.endpoints
+               and report.comparison.endpoints[key].rps.called]
+        if why:
+            parts.append("perf: " + "; ".join(why))
     elif rows:  # why not: no comparable run (which field kept it out), or engines differ
         parts.append(safe(report.comparison.notes[0]) if report.comparison.notes
                      else "no earlier comparable run to compare with")
@@ -265,6 +275,9 @@ def render_markdown(report: RunReport) -> str:
     if several:
         out += _scaling_section(rows)
     out += _problem_details(rows, several)
+    verdicts = {key: f"{entry.rps.verdict} {pct(entry.rps.change_pct)}"
+                for key, entry in report.comparison.endpoints.items() if entry.compared}
+    out += profiles.markdown(report.profiles, verdicts)
     comparison = report.comparison
     out += [f"> Note: {safe(note)}" for note in comparison.notes] + ([""] if comparison.notes else [])
     if comparison.compared:

@@ -89,6 +89,9 @@ class RunPlan:
     binary_store: Path | None = None
     keep_binaries: int = binaries.DEFAULT_KEEP
     standin: Path | None = None
+    # --profile: perf's sampling frequency (None: no profiles) and version.
+    profile_freq: int | None = None
+    perf_version: str | None = None
 
     def steps(self) -> list[tuple[Endpoint, int, int]]:
         """(endpoint, requests, concurrency) in run order."""
@@ -366,6 +369,10 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         for arm, measurement in measurements:
             row, samples = measurement.finish()
             result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
+            if measurement.profile is not None:
+                db.add_profile(result_id, measurement.profile)
+            elif measurement.profile_note and plan.profile_freq:
+                say(f"{label}: {measurement.profile_note}")
             say(f"{label}{f' ({arm.side})' if arm.side else ''}: {one_line(row)}")
             if row["status"] in ("crashed", "timeout"):
                 _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
@@ -395,6 +402,9 @@ def interleave(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:
                 # A crashed or hung server, or one the load generator gave up on, must
                 # not weigh on the other side's samples.
                 _stop_until_needed(measurement.slot)
+    if plan.profile_freq:
+        for measurement in measurements:
+            measurement.take_profiled_sample()
 
 
 def _stop_until_needed(slot: Slot) -> None:

@@ -31,6 +31,7 @@ clock starts a whole period from firing.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -438,3 +439,18 @@ def guess_server(samples: Iterable[Sample]) -> str | None:
                     and ".so" not in os.path.basename(dso):
                 objects[dso] += 1
     return objects.most_common(1)[0][0] if objects else None
+
+
+# ---------------------------------------------------------------- stored form
+def stored_profile(script_text: str, *, server: str | Sequence[str], frequency: int, requests: int,
+                   requests_per_sec: float | None) -> dict:
+    """What the database keeps of one profiled sample (db.PROFILE_COLUMNS but
+    the result and perf's version): the folded text, and the figures a report
+    shows without unfolding it (samples, where the time went, symbols)."""
+    prof = profile(parse_script(script_text), server)
+    callers = sorted(prof.kernel_callers.items(), key=lambda item: (-item[1], item[0]))[:5]
+    return {"samples": prof.samples, "frequency": frequency, "requests": requests,
+            "requests_per_sec": requests_per_sec, "has_symbols": int(has_symbols(prof)),
+            "kinds": json.dumps({"shares": {k: round(v, 4) for k, v in kind_shares(prof).items()},
+                                 "kernel_callers": dict(callers), "frame_kinds": prof.kinds}),
+            "folded": folded_text(prof.folded)}

@@ -14,7 +14,7 @@ from tests.support import REPO, STANDIN, free_port, requires_ab
 
 DROP = "'; DROP TABLE benchmark_runs; --"
 HOSTILE = f"{DROP} \"$(touch /tmp/pwned)\" `id` ; <script>alert(1)</script> ünï ✓"
-TABLES = {"benchmark_runs", "benchmark_results", "benchmark_samples"}
+TABLES = {"benchmark_runs", "benchmark_results", "benchmark_samples", "benchmark_profiles"}
 
 
 def tables(db: Path) -> set[str]:
