@@ -32,6 +32,11 @@ STEAL_NOTE_PCT = 5.0
 # about a core; something else keeping a quarter of the CPUs busy takes half
 # a core from one of them, far more than the 5% a verdict calls.
 OTHER_BUSY_NOTE_PCT = 25.0
+# /proc/stat counts in clock ticks (10 ms), and the server's and the load
+# generator's CPU times are cut to ticks too: a few ticks either way. Below
+# this many ticks of the CPUs' time (0.25 s on 2 CPUs) a sample is too short
+# for its shares to mean anything at the 5% these notes care about.
+MIN_TICKS = 50
 
 
 @dataclass(frozen=True)
@@ -217,12 +222,13 @@ def sample_figures(before: MachineSnapshot, after: MachineSnapshot,
     hypervisor stole. other_busy_pct: the share that was busy but not with
     the server (`server_cpu_s`, its CPU time during the sample) nor with this
     process and its load generator; None when the server's CPU time is
-    unknown (a --url server, or one that died)."""
+    unknown (a --url server, or one that died). Both None for a sample
+    shorter than MIN_TICKS."""
     out = {"steal_pct": None, "other_busy_pct": None}
     if before.times is None or after.times is None:
         return out
     total = after.times.total - before.times.total
-    if total <= 0:
+    if total < MIN_TICKS:
         return out
     out["steal_pct"] = round(100.0 * (after.times.steal - before.times.steal) / total, 1)
     if server_cpu_s is not None:

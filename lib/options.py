@@ -16,6 +16,10 @@ DEFAULT_REQUESTS = 1000
 DEFAULT_CONCURRENCY = 10
 MAX_CONCURRENCY = 20000  # ab's own limit
 MAX_NOTES = 10_000
+# --pin unless --no-pin: bench/verdicts.py measured whether pinning lowers the
+# run-to-run spread on this project's 2-core VM without hiding a slowdown
+# (README, "Pinning"). With --url there is no server of ours to pin.
+PIN_BY_DEFAULT = False
 
 
 class UsageError(BenchError):
@@ -151,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seconds for a server to answer GET /health (default: 30)")
     servers.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                          help="extra argument for both servers (repeatable; use --server-arg=--flag)")
+    servers.add_argument("--pin", dest="pin", action="store_true", default=None,
+                         help="keep the servers on one set of CPUs and the load generator on the "
+                              "others, so they do not fight for the same cores (stored in the run's "
+                              f"`pinned`; default: {'on' if PIN_BY_DEFAULT else 'off'})")
+    servers.add_argument("--no-pin", dest="pin", action="store_false",
+                         help="let the servers and the load generator run on any CPU")
     servers.add_argument("--backtrace", action="store_true",
                          help="when a server crashes, re-run that endpoint under gdb and store the backtrace")
 
@@ -247,6 +257,11 @@ def validate(args: argparse.Namespace) -> None:
         args.fail_on = ["requests_per_sec"]
     elif args.fail_on_regression is None:
         args.fail_on_regression = -1.0  # --fail-on alone: fail beyond --threshold
+    if args.pin and args.url:
+        raise UsageError("--pin keeps the servers this tool starts apart from the load generator; "
+                         "a --url server was not started here: drop --pin")
+    if args.pin is None:
+        args.pin = PIN_BY_DEFAULT and not args.url
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
 

@@ -116,6 +116,12 @@ class Figures(unittest.TestCase):
         self.assertEqual(cpus.sample_figures(snap(5, 0, 0), snap(5, 0, 0), 1.0),
                          {"steal_pct": None, "other_busy_pct": None})
 
+    def test_too_short_to_tell(self):
+        # A few ticks either way would swing a 0.1 s sample's shares by 10%.
+        short = cpus.sample_figures(snap(0, 0, 0), snap(cpus.MIN_TICKS - 1, 0, 10), 0.0)
+        self.assertEqual(short, {"steal_pct": None, "other_busy_pct": None})
+        self.assertIsNotNone(cpus.sample_figures(snap(0, 0, 0), snap(cpus.MIN_TICKS, 0, 10), 0.0)["steal_pct"])
+
     def test_worst_over_samples(self):
         rows = [{"steal_pct": 1.0, "samples": [{"steal_pct": 0.5, "other_busy_pct": 3.0},
                                                {"steal_pct": 7.5, "other_busy_pct": None}]},
