@@ -1,8 +1,8 @@
 """The measurement of one endpoint on one server: warm up, take the samples
 (the server's CPU and memory from /proc around each, and from /proc/stat the
 CPU time the hypervisor stole and the machine's other load: lib/cpus.py),
-find out whether the
-server survived each one, and hand back the result row and the samples.
+find out whether the server survived each one, and hand back the result row
+and the samples.
 
 What the figures mean (status, medians, log summary) is lib/results.py's;
 which servers run and when they restart is lib/runner.py's.

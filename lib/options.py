@@ -16,9 +16,10 @@ DEFAULT_REQUESTS = 1000
 DEFAULT_CONCURRENCY = 10
 MAX_CONCURRENCY = 20000  # ab's own limit
 MAX_NOTES = 10_000
-# --pin unless --no-pin: bench/verdicts.py measured whether pinning lowers the
-# run-to-run spread on this project's 2-core VM without hiding a slowdown
-# (README, "Pinning"). With --url there is no server of ours to pin.
+# Whether runs are pinned unless --pin/--no-pin says. Off: on this project's
+# busy 2-core VM bench/verdicts.py found pinning did not lower the A/A spread
+# side by side (7.4 vs 7.9 points) and raised it from run to run (27.4 vs
+# 20.2); README, "Pinning and a noisy machine". Never for --url.
 PIN_BY_DEFAULT = False
 
 
