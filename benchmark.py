@@ -17,9 +17,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib import confirm, engines, options, profiler, report, runner  # noqa: E402
+from lib import confirm, cpus, engines, options, profiler, report, runner  # noqa: E402
 from lib.baselines import baseline_side, resolve_against  # noqa: E402
 from lib.binaries import store_dir  # noqa: E402
+from lib.console import say  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
 from lib.environment import describe  # noqa: E402
 from lib.errors import BenchError  # noqa: E402
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     # checkout's commit; the stand-in and a --url server measure something else.
     commit, branch = git_info(workspace) if not (args.demo or args.url) else (None, None)
     pod = "demo" if args.demo else "url" if args.url else args.pod
+    pin = None
+    if args.pin:  # where each side runs, or why it cannot be pinned: one line
+        pin, where = cpus.for_run()
+        say(where)
     plan = runner.RunPlan(
         suite=suite, requests=args.requests, concurrency_levels=args.concurrency,
         repeat=args.repeat, warmup=args.warmup, request_timeout=args.request_timeout,
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         binary_store=store_dir(db_path), keep_binaries=args.keep_binaries,
         standin=STANDIN if args.demo else None,
         profile_freq=args.profile_freq if args.profile else None, perf_version=perf_version,
+        pin=pin,
         run_row={
             "timestamp": now_text(), "git_commit": commit,
             "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "engine": engine, "engine_version": engine_version,
             "keepalive": int(args.keepalive), "rate": args.rate,
             "target": target, "environment": json.dumps(describe(engine, engine_version)),
+            "pinned": pin.describe() if pin else None,
         })
     if args.side_by_side:
         plan.baseline_side = baseline_side(args, plan.run_row, against, workspace, store_dir(db_path))

@@ -17,8 +17,18 @@ Three ways to take a pair, each its own pair of rows:
   earlier runs in the database (as a developer's history would hold).
 - one run after the other, --repeat 1: judged against the same history.
 
+--pin-modes off,on takes every row twice, without and with --pin (servers on
+one set of CPUs, the load generator on the others), the two modes' pairs
+alternating (off then on, then on then off, ...) so a machine getting busier
+weighs on both alike. Each mode's A/A spread (the standard deviation of the
+req/s changes of pairs that compare a build with itself: the noise a verdict
+must see through) is printed at the end, with its A/B catch rate and median
+cost (pinning must not hide a slowdown) and the median of the samples'
+other load and stolen time (lib/cpus.py).
+
 Usage: python3 bench/verdicts.py [--pairs 10] [--requests 1000] [--concurrency 10] [--only PATTERN ...]
-(about 20 minutes with the defaults on a 2-core machine)
+                                 [--ways side,sequential5,sequential1] [--pin-modes off,on]
+(about 20 minutes with the defaults on a 2-core machine; twice that with two pin modes)
 """
 from __future__ import annotations
 
@@ -37,6 +47,8 @@ sys.path.insert(0, str(REPO))
 from lib.server import free_port  # noqa: E402
 
 PLAIN = ["--baseline-server-arg="]  # side by side: the baseline without --work-us
+# --pin-modes: what each mode passes to benchmark.py ("default": neither flag).
+PIN_FLAGS = {"default": [], "off": ["--no-pin"], "on": ["--pin"]}
 
 
 def bench(db: Path, *extra: str) -> dict:
@@ -58,9 +70,105 @@ def any_call(report: dict) -> bool:
     return bool((report["comparison_summary"] or {}).get("calls"))
 
 
+def machine(report: dict) -> tuple[list[float], list[float]]:
+    """Every sample's other load and stolen share (both runs of a side-by-side
+    pair are in the candidate's comparison only as worst figures, so the
+    candidate's own samples speak for the pair)."""
+    samples = [s for r in report["results"] for s in r.get("samples") or []]
+    return ([s["other_busy_pct"] for s in samples if s.get("other_busy_pct") is not None],
+            [s["steal_pct"] for s in samples if s.get("steal_pct") is not None])
+
+
 def slowdown_pct(report: dict) -> float:
     """Median throughput loss over the endpoints of a side-by-side run."""
     return -statistics.median(c["change_pct"] for c in report["comparison"].values())
+
+
+def calibrate(tmp: Path, load: list[str], slowdown: float, pin: list[str]) -> float:
+    """The CPU per request that costs about `slowdown` percent of req/s side by
+    side. The cost is close to linear in the work but each measurement is
+    noisy (±5%), so five points are pooled."""
+    plain = bench(tmp / "calibrate.db", *load, "--repeat", "3", *pin)
+    cpu_us = statistics.median(r["server_cpu_us_per_req"] for r in plain["results"])
+    work_us = cpu_us * (1 / (1 - slowdown / 100) - 1)
+    points = []
+    for _ in range(5):
+        cost = slowdown_pct(bench(tmp / "calibrate.db", *load, "--repeat", "3", *PLAIN, *pin,
+                                  f"--server-arg=--work-us={work_us:.0f}"))
+        points.append((work_us, cost))
+        print(f"calibration: +{work_us:.0f} µs CPU/request costs {cost:.1f}% of req/s "
+              f"(server CPU {cpu_us:.0f} µs/request)", flush=True)
+        per_us = sum(c for _, c in points) / sum(w for w, _ in points)
+        work_us = slowdown / max(per_us, 1e-3)
+    return work_us
+
+
+def alternating(modes: list[str], index: int) -> list[str]:
+    """The modes in the order of pair `index`: as given, then reversed, ..."""
+    return modes if index % 2 == 0 else modes[::-1]
+
+
+def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[str],
+               slow: list[str]) -> dict:
+    """{(way, mode, kind): [the candidate's report of each pair]}."""
+    # History: 8 baseline runs per sample count and mode, never a slowed one;
+    # each sequential pair starts from a copy, as a developer's database would.
+    histories = {}
+    for way, repeat in (("sequential5", args.repeat), ("sequential1", 1)):
+        if way in ways:
+            for run in range(8):
+                for mode in alternating(modes, run):
+                    histories[way, mode] = tmp / f"history-{way}-{mode}.db"
+                    bench(histories[way, mode], *load, "--repeat", str(repeat), *PIN_FLAGS[mode])
+    taken: dict = {}
+    for way in ways:
+        repeat = args.repeat if way in ("side", "sequential5") else 1
+        for kind in ("A/A", "A/B"):
+            for pair in range(args.pairs):
+                for mode in alternating(modes, pair):
+                    pin = PIN_FLAGS[mode]
+                    db = tmp / f"pair-{way}-{mode}-{kind.replace('/', '')}-{pair}.db"
+                    if way == "side":
+                        candidate = bench(db, *load, "--repeat", str(repeat), "--side-by-side", *pin,
+                                          *(slow + PLAIN if kind == "A/B" else []))
+                    else:
+                        shutil.copy(histories[way, mode], db)
+                        base = bench(db, *load, "--repeat", str(repeat), *pin)
+                        candidate = bench(db, *load, "--repeat", str(repeat), *pin, "--baseline",
+                                          str(base["run_id"]), *(slow if kind == "A/B" else []))
+                    taken.setdefault((way, mode, kind), []).append(candidate)
+            print(f"  done: {way} {kind}", flush=True)
+    return taken
+
+
+def row_of(kind: str, reports: list[dict], pairs: int) -> dict:
+    """One table row's figures from its pairs' candidate reports."""
+    # A/A counts any call on any metric as wrong; A/B counts only req/s
+    # `regressed` on every endpoint as caught.
+    calls = ("regressed", "improved") if kind == "A/A" else ("regressed",)
+    wrong = caught = undecided = 0
+    by_endpoint: dict = {}  # endpoint -> its comparison entries, one per pair
+    other, steal = [], []
+    for candidate in reports:
+        found = verdicts(candidate)
+        for endpoint, c in (candidate["comparison"] or {}).items():
+            by_endpoint.setdefault(endpoint, []).append(c)
+        wrong += kind == "A/A" and any_call(candidate)
+        caught += bool(kind == "A/B" and found and all(v in calls for v in found))
+        undecided += "insufficient data" in found
+        busy, stolen = machine(candidate)
+        other += busy
+        steal += stolen
+    changes = [c["change_pct"] for entries in by_endpoint.values() for c in entries]
+    endpoints = ", ".join(
+        f"{endpoint} {sum(c['verdict'] in calls for c in entries)}/{pairs} "
+        f"({statistics.median(c['change_pct'] for c in entries):+.0f}%)"
+        for endpoint, entries in by_endpoint.items())
+    return {"wrong": wrong, "caught": caught, "undecided": undecided,
+            "spread": (min(changes), statistics.median(changes), max(changes)),
+            "stdev": statistics.stdev(changes) if len(changes) > 1 else 0.0,
+            "other": statistics.median(other) if other else None,
+            "steal": statistics.median(steal) if steal else None, "endpoints": endpoints}
 
 
 def main() -> None:
@@ -75,79 +183,27 @@ def main() -> None:
                         help="samples per run in the side and sequential5 rows (default: 5)")
     parser.add_argument("--ways", default="side,sequential5,sequential1",
                         help="which rows to take (comma-separated: side, sequential5, sequential1)")
+    parser.add_argument("--pin-modes", default="default",
+                        help="take every row in each of these modes, alternating (comma-separated: "
+                             "off = --no-pin, on = --pin, default = neither flag; default: default)")
     args = parser.parse_args()
     only = args.only or ["/hello", "/static/style.css", "PUT*"]
-    ways = args.ways.split(",")
+    ways, modes = args.ways.split(","), args.pin_modes.split(",")
+    if set(modes) - set(PIN_FLAGS):
+        parser.error(f"--pin-modes: use {', '.join(PIN_FLAGS)}")
     load = ["--requests", str(args.requests), "--concurrency", str(args.concurrency),
             *[x for pattern in only for x in ("--only", pattern)]]
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        # Calibrate side by side: the CPU per request that costs about
-        # --slowdown percent of req/s. The cost is close to linear in the
-        # work but each measurement is noisy (±5%), so five points are pooled.
-        plain = bench(tmp / "calibrate.db", *load, "--repeat", "3")
-        cpu_us = statistics.median(r["server_cpu_us_per_req"] for r in plain["results"])
-        work_us = cpu_us * (1 / (1 - args.slowdown / 100) - 1)
-        points = []
-        for _ in range(5):
-            cost = slowdown_pct(bench(tmp / "calibrate.db", *load, "--repeat", "3", *PLAIN,
-                                      f"--server-arg=--work-us={work_us:.0f}"))
-            points.append((work_us, cost))
-            print(f"calibration: +{work_us:.0f} µs CPU/request costs {cost:.1f}% of req/s "
-                  f"(server CPU {cpu_us:.0f} µs/request)", flush=True)
-            per_us = sum(c for _, c in points) / sum(w for w, _ in points)
-            work_us = args.slowdown / max(per_us, 1e-3)
-        slow = [f"--server-arg=--work-us={work_us:.0f}"]
+        work_us = calibrate(Path(tmp), load, args.slowdown, PIN_FLAGS[modes[0]])
+        taken = take_pairs(Path(tmp), args, load, ways, modes, [f"--server-arg=--work-us={work_us:.0f}"])
+    rows = {key: row_of(key[2], reports, args.pairs) for key, reports in taken.items()}
+    print_table(args, only, ways, modes, work_us, rows)
+    print(f"\n({time.time() - started:.0f} s)")
 
-        # History: 8 baseline runs per sample count, never a slowed one; each
-        # sequential pair starts from a copy, as a developer's database would.
-        histories = {}
-        for way, repeat in (("sequential5", args.repeat), ("sequential1", 1)):
-            if way in ways:
-                histories[way] = tmp / f"history-{way}.db"
-                for _ in range(8):
-                    bench(histories[way], *load, "--repeat", str(repeat))
 
-        rows = []
-        for way in ways:
-            repeat = args.repeat if way in ("side", "sequential5") else 1
-            for kind in ("A/A", "A/B"):
-                # A/A counts any call on any metric as wrong; A/B counts only
-                # req/s `regressed` on every endpoint as caught.
-                calls = ("regressed", "improved") if kind == "A/A" else ("regressed",)
-                wrong = caught = undecided = 0
-                by_endpoint = {}  # endpoint -> its comparison entries, one per pair
-                for pair in range(args.pairs):
-                    db = tmp / f"pair-{way}-{kind.replace('/', '')}-{pair}.db"
-                    if way == "side":
-                        candidate = bench(db, *load, "--repeat", str(repeat), "--side-by-side",
-                                          *(slow + PLAIN if kind == "A/B" else []))
-                    else:
-                        shutil.copy(histories[way], db)
-                        base = bench(db, *load, "--repeat", str(repeat))
-                        candidate = bench(db, *load, "--repeat", str(repeat), "--baseline",
-                                          str(base["run_id"]), *(slow if kind == "A/B" else []))
-                    found = verdicts(candidate)
-                    for endpoint, c in (candidate["comparison"] or {}).items():
-                        by_endpoint.setdefault(endpoint, []).append(c)
-                    if kind == "A/A" and any_call(candidate):
-                        wrong += 1
-                    if kind == "A/B" and found and all(v in calls for v in found):
-                        caught += 1
-                    if "insufficient data" in found:
-                        undecided += 1
-                changes = [c["change_pct"] for entries in by_endpoint.values() for c in entries]
-                spread = (min(changes), statistics.median(changes), max(changes))
-                if way == "side" and kind == "A/B":
-                    cost = -spread[1]
-                endpoints = ", ".join(
-                    f"{endpoint} {sum(c['verdict'] in calls for c in entries)}/{args.pairs} "
-                    f"({statistics.median(c['change_pct'] for c in entries):+.0f}%)"
-                    for endpoint, entries in by_endpoint.items())
-                rows.append((way, kind, wrong, caught, undecided, spread, endpoints))
-                print(f"  done: {way} {kind}", flush=True)
-
+def print_table(args, only: list[str], ways: list[str], modes: list[str], work_us: float,
+                rows: dict) -> None:
     labels = {
         "side": f"side by side, --repeat {args.repeat} (alternating pairs, fresh servers; paired t-test "
                 "+ 5% + BH over every endpoint and metric)",
@@ -155,20 +211,34 @@ def main() -> None:
                        "(Mann-Whitney + 5% + 3x run-to-run noise + BH)",
         "sequential1": "one run after the other, --repeat 1 (history z-score, 8 runs, + 5%)",
     }
+    costs = [-r["spread"][1] for (way, _, kind), r in rows.items() if way == "side" and kind == "A/B"]
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {args.pairs} pairs each, {args.requests} requests x "
           f"c={args.concurrency}, endpoints {', '.join(only)}; A/B = +{work_us:.0f} µs CPU/request "
-          f"(calibrated to {args.slowdown:g}%; {'its median cost side by side' if 'side' in ways else 'last calibration'}:"
-          f" {cost:.0f}% of req/s)")
-    print("| how | pairs | wrongly called, any metric (A/A) | caught as regressed (A/B) | insufficient data "
-          "| req/s change min / median / max | per endpoint: pairs called (median change) |")
-    print("|---|---|---:|---:|---:|---|---|")
-    for way, kind, wrong, caught, undecided, (low, mid, high), endpoints in rows:
-        print(f"| {labels[way]} | {kind} | "
-              f"{f'{wrong}/{args.pairs}' if kind == 'A/A' else '–'} | "
-              f"{f'{caught}/{args.pairs}' if kind == 'A/B' else '–'} | {undecided}/{args.pairs} "
-              f"| {low:+.1f}% / {mid:+.1f}% / {high:+.1f}% | {endpoints} |")
-    print(f"\n({time.time() - started:.0f} s)")
+          f"(calibrated to {args.slowdown:g}% with pin mode {modes[0]}"
+          + (f"; its median cost side by side: {statistics.median(costs):.0f}% of req/s)" if costs else ")"))
+    print("| how | pin | pairs | wrongly called, any metric (A/A) | caught as regressed (A/B) | insufficient data "
+          "| req/s change min / median / max | stdev | other load / steal % (median sample) "
+          "| per endpoint: pairs called (median change) |")
+    print("|---|---|---|---:|---:|---:|---|---:|---|---|")
+    for (way, mode, kind), r in rows.items():
+        low, mid, high = r["spread"]
+        machine_text = (f"{r['other']:.0f} / {r['steal']:.1f}" if r["other"] is not None
+                        and r["steal"] is not None else "–")
+        wrong = f"{r['wrong']}/{args.pairs}" if kind == "A/A" else "–"
+        caught = f"{r['caught']}/{args.pairs}" if kind == "A/B" else "–"
+        print(f"| {labels[way]} | {mode} | {kind} | {wrong} | {caught} | {r['undecided']}/{args.pairs} "
+              f"| {low:+.1f}% / {mid:+.1f}% / {high:+.1f}% | {r['stdev']:.1f} | {machine_text} "
+              f"| {r['endpoints']} |")
+    if len(modes) > 1:
+        print("\nPinning, per way (A/A spread = stdev of the req/s changes of the A/A pairs; "
+              "A/B = pairs caught, median cost):")
+        for way in ways:
+            print(f"- {way}: " + "; ".join(
+                f"{mode}: A/A spread {rows[way, mode, 'A/A']['stdev']:.1f} points, "
+                f"A/A wrong {rows[way, mode, 'A/A']['wrong']}/{args.pairs}, "
+                f"A/B caught {rows[way, mode, 'A/B']['caught']}/{args.pairs}, "
+                f"median cost {-rows[way, mode, 'A/B']['spread'][1]:.1f}%" for mode in modes))
 
 
 if __name__ == "__main__":

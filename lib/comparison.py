@@ -22,7 +22,7 @@ from lib.environment import of_run as environment_of
 # Parameters whose difference a reader should know about (the comparable
 # ones never differ for an automatic baseline, but may for --baseline RUN).
 NOTED_FIELDS = ("requests", "concurrency", "repeat", "warmup", "pod", "build_mode", "suite",
-                "engine", "engine_version", "keepalive", "rate")
+                "engine", "engine_version", "keepalive", "rate", "pinned")
 
 
 @dataclass

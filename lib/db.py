@@ -76,6 +76,9 @@ _RUN_COLUMNS_V3 = (
     # and on both runs of the confirming side-by-side pair, the run confirmed.
     ("confirmation", "TEXT", None),
     ("confirms", "INTEGER", None),
+    # --pin: where the servers and the load generator ran ("server 0 / load 1");
+    # NULL when not pinned (as every run of older versions).
+    ("pinned", "TEXT", None),
 )
 
 _RUN_COLUMNS_ALL = _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2 + _RUN_COLUMNS_V3
@@ -132,6 +135,9 @@ RESULT_COLUMNS = (
     # (lib/probe.py), and why a crash has or lacks a backtrace (lib/backtrace.py).
     "probe", "backtrace_status", "backtrace_port",
     "warmup_s",  # the load generator's time for the warmup requests (not a measurement)
+    # The median over samples of the CPU time the hypervisor stole and of the
+    # machine's other load (lib/cpus.py); a version 3 file lacking them gains them.
+    "steal_pct", "other_busy_pct",
 )
 _RESULT_TYPES = {
     "complete_requests": "INTEGER", "non_2xx": "INTEGER", "failed_connect": "INTEGER",
@@ -142,7 +148,8 @@ _RESULT_TYPES = {
     "server_log_lines": "INTEGER", "backtrace_port": "INTEGER",
 }
 for _name in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "time_per_request_all",
-              "rps_min", "rps_max", "server_cpu_us_per_req", "client_cpu_pct", "warmup_s"):
+              "rps_min", "rps_max", "server_cpu_us_per_req", "client_cpu_pct", "warmup_s",
+              "steal_pct", "other_busy_pct"):
     _RESULT_TYPES[_name] = "REAL"
 _ADD_RESULT_COLUMN = {name: f"ALTER TABLE benchmark_results ADD COLUMN {name} {_RESULT_TYPES.get(name, 'TEXT')}"
                       for name in RESULT_COLUMNS}
@@ -153,6 +160,7 @@ SAMPLE_COLUMNS = (
     "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
     "server_cpu_us_per_req", "server_rss_kb_before", "server_rss_kb_after",
     "server_rss_kb_peak", "client_cpu_pct", "client_bound",
+    "steal_pct", "other_busy_pct",  # added within version 3: see _migrate
 )
 
 _CREATE_RUNS_LEGACY = """
@@ -188,14 +196,19 @@ FOREIGN KEY (run_id) REFERENCES benchmark_runs(run_id)
 )"""
 
 
+_SAMPLE_TYPES = {c: 'INTEGER' if c in ('complete_requests', 'failed_requests', 'non_2xx', 'client_bound',
+                                        'server_rss_kb_before', 'server_rss_kb_after',
+                                        'server_rss_kb_peak') else 'REAL' for c in SAMPLE_COLUMNS}
 _CREATE_SAMPLES = """
 CREATE TABLE IF NOT EXISTS benchmark_samples (
 sample_id INTEGER PRIMARY KEY AUTOINCREMENT,
 result_id INTEGER NOT NULL REFERENCES benchmark_results(result_id),
 sample_number INTEGER NOT NULL,
-""" + ",\n".join(f"{c} {'INTEGER' if c in ('complete_requests', 'failed_requests', 'non_2xx', 'client_bound', 'server_rss_kb_before', 'server_rss_kb_after', 'server_rss_kb_peak') else 'REAL'}" for c in SAMPLE_COLUMNS) + """,
+""" + ",\n".join(f"{c} {_SAMPLE_TYPES[c]}" for c in SAMPLE_COLUMNS) + """,
 UNIQUE (result_id, sample_number)
 )"""
+_ADD_SAMPLE_COLUMN = {name: f"ALTER TABLE benchmark_samples ADD COLUMN {name} {_SAMPLE_TYPES[name]}"
+                      for name in SAMPLE_COLUMNS}
 
 # Version 3: a server's stacks sampled by perf during one extra sample of an
 # endpoint (--profile), folded ("frame;frame;frame count" lines) and stored
@@ -325,7 +338,7 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
                 for statement in _BASH_TOOL_INDEXES[1:]:  # the two on benchmark_results
                     conn.execute(statement)
             _present_legacy(conn)
-        elif version < SCHEMA_VERSION:
+        elif version < SCHEMA_VERSION or _lacks_columns(conn):
             _present_missing_columns(conn)
         return Database(conn, path, readonly=True, legacy=legacy)
 
@@ -342,11 +355,11 @@ def open_db(path: Path, *, readonly: bool = False) -> "Database":
     conn = _connect(str(path))
     version = _schema_version(conn, path)
     try:
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION or _lacks_columns(conn):
             with _transaction(conn):
                 # Re-read inside the write lock: another run may have upgraded it.
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version < SCHEMA_VERSION:
+                if version < SCHEMA_VERSION or _lacks_columns(conn):
                     if _has_legacy_tables(conn):
                         _backup(path)  # byte for byte, while our lock keeps writers out
                     _migrate(conn, version)
@@ -452,7 +465,9 @@ def _present_legacy(conn: sqlite3.Connection) -> None:
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring a database at `version` to SCHEMA_VERSION (inside the caller's
     transaction). Versions 1 to 3 only added columns: adding whichever a file
-    lacks upgrades any of them."""
+    lacks upgrades any of them, also a version 3 file written before a
+    column was added within version 3 (runs' `pinned`, samples' and results'
+    `steal_pct` and `other_busy_pct`)."""
     legacy = version == 0 and _has_legacy_tables(conn)
     conn.execute(_CREATE_RUNS_LEGACY)
     for add_column, fill_legacy in _missing_run_columns(conn):
@@ -479,6 +494,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     else:
         for name in _missing_columns(conn, "benchmark_results", RESULT_COLUMNS):
             conn.execute(_ADD_RESULT_COLUMN[name])
+        conn.execute(_CREATE_SAMPLES)
+        for name in _missing_columns(conn, "benchmark_samples", SAMPLE_COLUMNS):
+            conn.execute(_ADD_SAMPLE_COLUMN[name])
     conn.execute(_CREATE_PROFILES)
     conn.execute(_INDEX_PROFILES)
     conn.execute(_SET_SCHEMA_VERSION)
@@ -489,18 +507,34 @@ def _missing_columns(conn: sqlite3.Connection, table: str, wanted) -> list[str]:
     return [name for name in wanted if name not in existing]
 
 
+def _lacks_columns(conn: sqlite3.Connection) -> bool:
+    """A table lacks a column of the current schema: a file at SCHEMA_VERSION
+    written before the column was added within that version (a table that is
+    not there at all is _migrate's to create)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return any(table in tables and _missing_columns(conn, table, wanted)
+               for table, wanted in _column_sets())
+
+
+def _column_sets() -> tuple[tuple[str, list[str]], ...]:
+    """Every table and the columns the current schema gives it beyond the bash tool's."""
+    return (("benchmark_runs", [name for name, _, _ in _RUN_COLUMN_DDL]),
+            ("benchmark_results", list(RESULT_COLUMNS)),
+            ("benchmark_samples", list(SAMPLE_COLUMNS)))
+
+
 def _missing_run_columns(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
     missing = set(_missing_columns(conn, "benchmark_runs", [name for name, _, _ in _RUN_COLUMN_DDL]))
     return [(add, fill) for name, add, fill in _RUN_COLUMN_DDL if name in missing]
 
 
 def _present_missing_columns(conn: sqlite3.Connection) -> None:
-    """Show an older file (version 1 or 2), opened read-only, in the current
-    schema without copying it: TEMP views named like its tables add the
-    columns it lacks, as NULL (what the upgrade would store)."""
+    """Show an older file (version 1 or 2, or a version 3 file from before a
+    column was added), opened read-only, in the current schema without
+    copying it: TEMP views named like its tables add the columns it lacks,
+    as NULL (what the upgrade would store)."""
     conn.execute("PRAGMA temp_store = MEMORY")
-    for table, wanted in (("benchmark_runs", [name for name, _, _ in _RUN_COLUMN_DDL]),
-                          ("benchmark_results", RESULT_COLUMNS)):
+    for table, wanted in _column_sets():
         missing = _missing_columns(conn, table, wanted)
         if missing:
             conn.execute(_view_with_columns(table, missing))
@@ -862,7 +896,9 @@ class Database:
 # noise guard are picked by this rule (`_comparable`), and a report that found
 # no baseline names the fields that differ (`comparable_differences`).
 COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), ("concurrency", None),
-                     ("engine", "ab"), ("keepalive", 0), ("rate", None))
+                     ("engine", "ab"), ("keepalive", 0), ("rate", None),
+                     # Pinned and unpinned runs measure differently (that is the point of --pin).
+                     ("pinned", "not pinned"))
 
 
 # A run whose results history follows (trends, charts, the noise of earlier

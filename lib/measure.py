@@ -1,6 +1,8 @@
 """The measurement of one endpoint on one server: warm up, take the samples
-(the server's CPU and memory from /proc around each), find out whether the
-server survived each one, and hand back the result row and the samples.
+(the server's CPU and memory from /proc around each, and from /proc/stat the
+CPU time the hypervisor stole and the machine's other load: lib/cpus.py),
+find out whether the server survived each one, and hand back the result row
+and the samples.
 
 What the figures mean (status, medians, log summary) is lib/results.py's;
 which servers run and when they restart is lib/runner.py's.
@@ -12,7 +14,7 @@ import re
 import sys
 from urllib.parse import urlsplit
 
-from lib import engines, probe, procstats, profiler, results, stacks
+from lib import cpus, engines, probe, procstats, profiler, results, stacks
 from lib.console import end_progress, progress_printer, say
 from lib.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
@@ -59,6 +61,10 @@ class EndpointMeasurement:
         self.profile: dict | None = None  # --profile: the stored profile's columns (db.PROFILE_COLUMNS)
         self.profile_note: str | None = None  # why there is none
         self.fresh_servers = False  # a new server process for every sample (side by side)
+        # The CPUs whose stolen and other busy time each sample records: the
+        # pinned ones, else all this process may use.
+        pin = getattr(plan, "pin", None)
+        self.watched = pin.cpus if pin else os.sched_getaffinity(0)
 
     @property
     def url(self) -> str:
@@ -95,16 +101,21 @@ class EndpointMeasurement:
             return
         plan, server = self.plan, self.slot.server
         side = f"{server.side} " if server and server.side else ""
+        machine_before = cpus.snapshot(self.watched)
         before = procstats.snapshot(server.pid) if server else None
         run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
                           concurrency=self.concurrency, timeout_s=plan.request_timeout,
                           keepalive=plan.keepalive, rate=plan.rate,
                           progress=progress_printer(side, number, plan.repeat))
         after = procstats.snapshot(server.pid) if server else None
+        machine_after = cpus.snapshot(self.watched)
         end_progress()
         status, error, crash = self._classify(run.result, self.requests)
         self.last_result = run.result
-        self.samples.append(results.sample_row(run, before, after))
+        sample = results.sample_row(run, before, after)
+        sample.update(cpus.sample_figures(machine_before, machine_after,
+                                          after.cpu_s - before.cpu_s if before and after else None))
+        self.samples.append(sample)
         # The endpoint's status is its worst sample's: a later good sample
         # does not hide a failed one.
         if results.SEVERITY[status] > results.SEVERITY[self.status]:

@@ -16,6 +16,11 @@ DEFAULT_REQUESTS = 1000
 DEFAULT_CONCURRENCY = 10
 MAX_CONCURRENCY = 20000  # ab's own limit
 MAX_NOTES = 10_000
+# Whether runs are pinned unless --pin/--no-pin says. Off: on this project's
+# busy 2-core VM bench/verdicts.py found pinning did not lower the A/A spread
+# side by side (7.4 vs 7.9 points) and raised it from run to run (27.4 vs
+# 20.2); README, "Pinning and a noisy machine". Never for --url.
+PIN_BY_DEFAULT = False
 
 
 class UsageError(BenchError):
@@ -157,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "side by side what grew or shrank (needs linux-perf)")
     servers.add_argument("--profile-freq", type=positive_int, default=999, metavar="HZ",
                          help="perf's sampling frequency for --profile (default: 999)")
+    servers.add_argument("--pin", dest="pin", action="store_true", default=None,
+                         help="keep the servers on one set of CPUs and the load generator on the "
+                              "others, so they do not fight for the same cores (stored in the run's "
+                              f"`pinned`; default: {'on' if PIN_BY_DEFAULT else 'off'})")
+    servers.add_argument("--no-pin", dest="pin", action="store_false",
+                         help="let the servers and the load generator run on any CPU")
     servers.add_argument("--backtrace", action="store_true",
                          help="when a server crashes, re-run that endpoint under gdb and store the backtrace")
 
@@ -275,6 +286,11 @@ def validate(args: argparse.Namespace) -> None:
     if args.profile and args.url:
         raise UsageError("--profile samples the stacks of a server this tool started; a --url "
                          "server is not ours to attach perf to: drop --profile or --url")
+    if args.pin and args.url:
+        raise UsageError("--pin keeps the servers this tool starts apart from the load generator; "
+                         "a --url server was not started here: drop --pin")
+    if args.pin is None:
+        args.pin = PIN_BY_DEFAULT and not args.url
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lib import probe, profiles, stats
+from lib import cpus, probe, profiles, stats
 from lib.backtrace import status_text as backtrace_status_text
 from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
 from lib.comparison import Comparison, compare_with_baseline
@@ -41,12 +41,12 @@ RESULT_FIELDS = (
     ("server_log_lines", "server_log_lines"), ("crash_signal", "crash_signal"),
     ("server_log_tail", "server_log_tail"), ("backtrace", "backtrace"),
     ("backtrace_status", "backtrace_status"), ("backtrace_port", "backtrace_port"), ("probe", "probe"),
-    ("result_id", "result_id"),
+    ("result_id", "result_id"), ("steal_pct", "steal_pct"), ("other_busy_pct", "other_busy_pct"),
 )
 SAMPLE_FIELDS = ("requests_per_sec", "time_per_request", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
                  "max_ms", "complete_requests", "failed_requests", "non_2xx", "time_taken",
                  "server_cpu_us_per_req", "server_rss_kb_after", "server_rss_kb_peak",
-                 "client_cpu_pct")
+                 "client_cpu_pct", "steal_pct", "other_busy_pct")
 
 
 @dataclass
@@ -116,6 +116,8 @@ def endpoint_json(entry: EndpointVerdict) -> dict:
         "confirmed_by": entry.confirmed_by,
         "first_look": None if entry.first_look is None else {
             name: metric_json(verdict) for name, verdict in entry.first_look.metrics.items()},
+        "steal_pct": entry.steal_pct, "other_busy_pct": entry.other_busy_pct,
+        "machine_note": entry.machine_note,
     }
 
 
@@ -325,6 +327,8 @@ def _run_table(run: dict) -> list[str]:
                    f"{cell(env.get('cpu_model'))}, load {cell(env.get('load_average'))} |")
     if run.get("target"):
         out.append(f"| Target | {cell(run['target'])} |")
+    if run.get("pinned"):
+        out.append(f"| Pinned (CPUs) | {cell(run['pinned'])} |")
     if run.get("side"):
         other = "baseline" if run["side"] == "candidate" else "candidate"
         out.append(f"| Side by side | {cell(run['side'])}; samples alternated with run "
@@ -367,6 +371,9 @@ def _resources_section(rows: list[dict], several: bool) -> list[str]:
         rss = [s["server_rss_kb_after"] for s in row.get("samples") or [] if s.get("server_rss_kb_after")]
         if len(rss) >= 3 and looks_like_leak(rss):
             notes.append("RSS grew every sample: possible leak")
+        disturbed = cpus.disturbance_note(*cpus.worst([row]))
+        if disturbed:
+            notes.append(disturbed)
         out.append(f"| {cell(result_key(row, several))} | {num(row.get('server_cpu_us_per_req'), 0)} | "
                    f"{num(row.get('server_rss_kb_peak'), 0)} | {num(row.get('server_rss_kb_growth'), 0)} | "
                    f"{num(row.get('client_cpu_pct'), 0)} | {'; '.join(notes)} |")
@@ -452,6 +459,8 @@ def comparison_lines(comparison: Comparison) -> list[str]:
                            f"{pct(first.change_pct)}; confirmed side by side by run {entry.confirmed_by}")
         reasons += [f"- {cell(key)} {m.label}: {m.verdict}: {cell(m.explanation)}"
                     for m in entry.calls if m.metric != RPS]
+        if entry.machine_note:
+            reasons.append(f"- {cell(key)}: {cell(entry.machine_note)}")
     if not rows:
         return ["No endpoint was measured in both runs.", ""]
     confirmed = confirmation_line(comparison)

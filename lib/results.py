@@ -127,7 +127,7 @@ def sample_row(run: EngineRun, before: ProcSnapshot | None, after: ProcSnapshot 
 
 _MEDIAN_FIELDS = ("time_taken", "requests_per_sec", "time_per_request", "transfer_rate",
                   "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_us_per_req",
-                  "client_cpu_pct")
+                  "client_cpu_pct", "steal_pct", "other_busy_pct")
 
 
 def aggregate(samples: list[dict], same_process: bool = True) -> dict:

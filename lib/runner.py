@@ -36,6 +36,7 @@ from typing import Callable
 from lib import binaries
 from lib.backtrace import NOT_REQUESTED, capture_for
 from lib.console import one_line, say
+from lib.cpus import Pinning, running_on
 from lib.db import Database, DbError
 from lib.errors import BenchError
 from lib.interrupts import Interrupted, deferred, signals_as_exceptions
@@ -92,6 +93,9 @@ class RunPlan:
     # --profile: perf's sampling frequency (None: no profiles) and version.
     profile_freq: int | None = None
     perf_version: str | None = None
+    # --pin: the servers start on pin.server; this process (which runs ab and
+    # wrk, and is the built-in Python engine) runs on pin.load during the run.
+    pin: Pinning | None = None
 
     def steps(self) -> list[tuple[Endpoint, int, int]]:
         """(endpoint, requests, concurrency) in run order."""
@@ -154,7 +158,7 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
     (the candidate's, with the baseline's attached in a side-by-side run)."""
     started = time.monotonic()
     arms: list[Arm] = []
-    with signals_as_exceptions():
+    with signals_as_exceptions(), running_on(plan.pin.load if plan.pin else None):
         try:
             with deferred():  # a Ctrl-C now waits until the run rows exist, then lands below
                 arms.extend(_create_runs(plan, db))
@@ -301,7 +305,7 @@ def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
             server = HbfServer(role, (baseline.server_command or command) if baseline else command, port,
                                plan.log_dir / f"run{arm.outcome.run_id}-{stamp}-{role}.log",
                                extra_args=list(baseline.server_args if baseline else plan.server_args),
-                               side=arm.side or "")
+                               side=arm.side or "", cpus=plan.pin.server if plan.pin else None)
             arm.slots[role] = Slot(role, server.url, server)
     servers = _servers(arms)
     say("starting " + ", ".join(f"{s.name} server on port {s.port}" for s in servers))

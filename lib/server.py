@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.cpus import child_on, cpu_list
 from lib.errors import BenchError
 from lib.interrupts import deferred
 
@@ -113,6 +114,7 @@ class HbfServer:
     extra_args: list[str] = field(default_factory=list)  # --server-arg values, appended last
     side: str = ""  # "baseline" or "candidate" in a side-by-side run, else ""
     wrapper: list[str] = field(default_factory=list)  # e.g. gdb -batch ... --args
+    cpus: frozenset[int] | None = None  # --pin: the CPUs it runs on (every thread), else any
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
     ready_after_s: float | None = None
@@ -145,15 +147,19 @@ class HbfServer:
     def spawn(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            log.write(f"--- hbf-bench: starting {' '.join(self.argv)}\n".encode())
+            pinned = f" on CPU {cpu_list(self.cpus)}" if self.cpus else ""
+            log.write(f"--- hbf-bench: starting {' '.join(self.argv)}{pinned}\n".encode())
             log.flush()
             try:
                 with deferred():  # a Ctrl-C now waits until self.proc holds the pid
                     self.proc = subprocess.Popen(
                         self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                        start_new_session=True)  # its own group: our Ctrl-C handling stops it
-            except OSError as exc:
-                raise ServerError(f"cannot start {self.command[0]}: {exc.strerror or exc}") from None
+                        start_new_session=True,  # its own group: our Ctrl-C handling stops it
+                        # Pinned in the child before exec, so every thread it starts inherits it.
+                        preexec_fn=child_on(self.cpus) if self.cpus else None)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise ServerError(f"cannot start {self.command[0]}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
         self.started_at = time.monotonic()
         self.ready_after_s = None
 

@@ -122,7 +122,7 @@ def unsupported(method: str) -> str | None:
 def pick_threads(concurrency: int, cpus: int | None = None) -> int:
     """At most one thread per CPU and per connection, and a divisor of concurrency
     (wrk gives every thread concurrency // threads connections)."""
-    t = max(1, min(concurrency, cpus or os.cpu_count() or 1))
+    t = max(1, min(concurrency, cpus or len(os.sched_getaffinity(0)) or 1))
     while concurrency % t:
         t -= 1
     return t

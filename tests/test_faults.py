@@ -479,6 +479,33 @@ class DatabaseFiles(WithTmp):
                              [(1, None, None, "complete"), (2, None, None, "complete")])
         self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)  # every upgrade keeps a copy first
 
+    def test_version_3_database_from_before_pinning_gains_its_columns(self):
+        first = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertEqual(first.returncode, 0, first.stderr[-2000:])
+        with sqlite3.connect(self.db) as conn:  # as version 3 was first released
+            conn.execute("ALTER TABLE benchmark_runs DROP COLUMN pinned")
+            for table in ("benchmark_results", "benchmark_samples"):
+                for column in ("steal_pct", "other_busy_pct"):
+                    conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+            self.assertEqual(conn.execute("PRAGMA user_version").fetchone()[0], 3)
+        before = self.db.read_bytes()
+        shown = run_show("--db", self.db, "--run", "1", "--json")  # read-only: presented, not upgraded
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        out = json.loads(shown.stdout)
+        result = out["results"][0]
+        self.assertEqual((out["pinned"], result["steal_pct"], result["samples"][0]["other_busy_pct"]),
+                         (None, None, None))
+        self.assertEqual(self.db.read_bytes(), before)
+        again = run_benchmark(*demo_args(self.db, "--only", "/hello", requests=20, concurrency=2))
+        self.assertEqual(again.returncode, 0, again.stderr[-2000:])
+        with sqlite3.connect(self.db) as conn:
+            for table in ("benchmark_runs", "benchmark_results", "benchmark_samples"):
+                names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                wanted = {"pinned"} if table == "benchmark_runs" else {"steal_pct", "other_busy_pct"}
+                self.assertLessEqual(wanted, names, table)
+            self.assertEqual(conn.execute("SELECT count(*) FROM benchmark_samples").fetchone()[0], 2)
+        self.assertEqual(len(list(self.tmp.glob("r.db.bak-*"))), 1)  # a copy first, as for any upgrade
+
     def test_not_a_database(self):
         self.db.write_bytes(b"this is a text file, not SQLite\n" * 10)
         before = self.db.read_bytes()
