@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
+        if args.bisect:  # many run pairs, one report of its own (its errors are one line too)
+            from lib import bisection
+            check_steps(suite, args, engine)
+            return bisection.run(args, workspace, db_path, suite, engine)
         server_command, build, target = choose_target(args, workspace)
         check_steps(suite, args, engine)
         check_urls_answer(args)
