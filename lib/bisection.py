@@ -156,12 +156,14 @@ class Bisection:
             f"{span.new.short} (first-parent); building OLD and NEW")
         self.old_binary = self._build(span.old, "OLD")
         new_binary = self._build(span.new, "NEW")
+        say(f"bisect step 1: NEW {span.new.short} {span.new.subject[:60]}, against OLD {span.old.short}")
         try:
             first = self._measure(span.new, new_binary)
             if first.verdict == SKIPPED:
                 raise BisectError(f"--bisect {span.text}: NEW ({span.new.short}) could not be "
                                   f"measured: {first.note}")
             self._take_direction(first)
+            say(f"bisect: NEW {first.verdict}: {_change_text(first, self.keys)}")
             if self.direction is None:
                 self._print(None)
                 return 0

@@ -15,6 +15,7 @@ from lib.bisection import next_midpoint
 from tests.cli import LiveBenchmark, run_benchmark, run_show
 from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import TempDirTestCase, free_port, requires_ab
+from tests.test_json_reference import documented
 
 SLOW = "--work-us 600"
 BROKEN = "--fail-on /hello"  # the stand-in answers 500 to every request for /hello
@@ -100,6 +101,8 @@ class Bisect(TempDirTestCase):
         self.assertEqual(result["endpoints"], ["/hello"])
         new = result["steps"][0]
         self.assertIn("500", new["endpoints"]["/hello"]["detail"])
+        for fields in (result, result["old"], new, new["endpoints"]["/hello"]):
+            self.assertEqual(sorted(set(fields) - documented()), [], "not in reference/json.md")
         self.assert_steps_are_stored_runs(result)
         # In Markdown, over the last two commits: the table and both candidates named.
         text = self.bisect(f"{self.hashes[1]}..{self.hashes[3]}", load=LIGHT)
@@ -125,7 +128,7 @@ class Bisect(TempDirTestCase):
         live = LiveBenchmark("--workspace", self.repo, "--db", self.db, "--bisect",
                              f"{self.hashes[0]}..main", "--json", *ports(), *LOAD, env=self.env)
         try:
-            live.wait_for("candidate sample 1/5")
+            live.wait_for("fresh servers for each sample")  # NEW against OLD has begun
             live.signal(signal.SIGINT)
             self.assertEqual(live.finish(), 130, live.stderr[-2000:])
         finally:
