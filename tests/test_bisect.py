@@ -84,10 +84,12 @@ class Bisect(TempDirTestCase):
 
     @requires_ab
     def test_finds_the_commit_that_made_it_fast(self):
-        self.make(eight(3, "", before=SLOW))
+        # Right after OLD: the search's lower edge (and no slow-against-slow step to wait for).
+        self.make(eight(1, "", before=SLOW))
         result = self.found(self.bisect(f"{self.hashes[0]}..HEAD", "--json"))
         self.assertEqual(result["direction"], "improved", result)
-        self.assertEqual(result["first_changed"], [self.hashes[3]], result)
+        self.assertEqual(result["first_changed"], [self.hashes[1]], result)
+        self.assertEqual([step["verdict"] for step in result["steps"]], ["improved"] * 3)
         self.assertGreater(result["steps"][0]["change_pct"], 5)
         self.assert_steps_are_stored_runs(result)
 
