@@ -22,10 +22,9 @@ from lib.baselines import baseline_side, resolve_against  # noqa: E402
 from lib.binaries import store_dir  # noqa: E402
 from lib.console import say  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
-from lib.environment import describe  # noqa: E402
 from lib.errors import BenchError  # noqa: E402
+from lib.plans import loopback, run_plan  # noqa: E402
 from lib.suite import find_suite, load_suite  # noqa: E402
-from lib.text import now_text  # noqa: E402
 from lib.workspace import (WorkspaceError, bazel_build, check_binary, locate,  # noqa: E402
                            git_info, pod_binary)
 
@@ -47,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
+        if args.bisect:  # many run pairs, one report of its own (its errors are one line too)
+            from lib import bisection
+            check_steps(suite, args, engine)
+            return bisection.run(args, workspace, db_path, suite, engine)
         server_command, build, target = choose_target(args, workspace)
         check_steps(suite, args, engine)
         check_urls_answer(args)
@@ -58,42 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
 
-    engine_version = engines.version(engine)
     # Only a build of the checkout (or its --no-build binary) measures the
     # checkout's commit; the stand-in and a --url server measure something else.
     commit, branch = git_info(workspace) if not (args.demo or args.url) else (None, None)
-    pod = "demo" if args.demo else "url" if args.url else args.pod
     pin = None
     if args.pin:  # where each side runs, or why it cannot be pinned: one line
         pin, where = cpus.for_run()
         say(where)
-    plan = runner.RunPlan(
-        suite=suite, requests=args.requests, concurrency_levels=args.concurrency,
-        repeat=args.repeat, warmup=args.warmup, request_timeout=args.request_timeout,
-        keepalive=args.keepalive, engine=engine, engine_version=engine_version, rate=args.rate,
-        server_command=server_command, build=build,
-        urls={"normal": loopback(args.url), "dev": loopback(args.dev_url)} if args.url else None,
-        ports={"normal": args.port, "dev": args.dev_port}, server_args=args.server_arg,
-        startup_timeout=args.startup_timeout, backtrace=args.backtrace,
-        log_dir=db_path.parent / "logs",
-        binary_store=store_dir(db_path), keep_binaries=args.keep_binaries,
-        standin=STANDIN if args.demo else None,
-        profile_freq=args.profile_freq if args.profile else None, perf_version=perf_version,
-        pin=pin,
-        run_row={
-            "timestamp": now_text(), "git_commit": commit,
-            "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there
-            "notes": args.notes, "pod": pod,
-            "suite": suite.name, "requests": args.requests,
-            "concurrency": ",".join(map(str, args.concurrency)), "repeat": args.repeat,
-            # The warmup actually sent: --warmup, or the default for the first level.
-            "warmup": args.warmup if args.warmup is not None
-            else runner.default_warmup(args.requests, args.concurrency[0]),
-            "engine": engine, "engine_version": engine_version,
-            "keepalive": int(args.keepalive), "rate": args.rate,
-            "target": target, "environment": json.dumps(describe(engine, engine_version)),
-            "pinned": pin.describe() if pin else None,
-        })
+    plan = run_plan(args, suite, engine, db_path, (server_command, build, target), commit, branch,
+                    pin=pin, perf_version=perf_version)
     if args.side_by_side:
         plan.baseline_side = baseline_side(args, plan.run_row, against, workspace, store_dir(db_path))
     for named in filter(None, (baseline_id, against and against.run and against.run["run_id"])):
@@ -208,13 +184,6 @@ def choose_target(args, workspace: Path | None):
                              "or pass --binary PATH / --no-build to use an existing binary")
     return None, lambda: [str(bazel_build(workspace, args.pod, args.build_mode))], \
         str(pod_binary(workspace, args.pod))
-
-
-def loopback(url: str | None) -> str | None:
-    """Point 'localhost' at 127.0.0.1: ab may resolve it to ::1, where HBF may not listen."""
-    if url is None:
-        return None
-    return url.rstrip("/").replace("://localhost", "://127.0.0.1")
 
 
 def list_endpoints(suite, as_json: bool) -> str:

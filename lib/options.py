@@ -92,6 +92,15 @@ def metric_list(text: str) -> list[str]:
     return names
 
 
+def revision_range(text: str) -> tuple[str, str]:
+    """--bisect "v1.2..HEAD" -> ("v1.2", "HEAD")."""
+    parts = text.split("..")
+    if len(parts) != 2 or not all(part.strip() for part in parts) or "..." in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a range OLD..NEW (two revisions joined by two dots, e.g. v1.2..HEAD)")
+    return parts[0].strip(), parts[1].strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="benchmark.py",
@@ -191,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="side by side against a stored run's kept binary (latest, previous, "
                                "~N, a run id) or a git revision of the checkout (main, a tag, a "
                                "commit), built in .benchmark/worktree; implies --side-by-side")
+    verdicts.add_argument("--bisect", type=revision_range, metavar="OLD..NEW",
+                          help="find the commit that changed the endpoints (--only): measure NEW "
+                               "side by side against OLD, then bisect the first-parent commits "
+                               "between them, each built in .benchmark/worktree and measured "
+                               "against OLD's binary (--repeat 5 unless given)")
     verdicts.add_argument("--confirm", choices=("auto", "off"), default="auto",
                           help="auto (default): after an ordinary run, measure the endpoints whose "
                                "req/s moved by --threshold or more again, side by side against the "
@@ -227,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def validate(args: argparse.Namespace) -> None:
     """Checks that need more than one flag. Raises UsageError."""
+    if args.bisect:
+        check_bisect(args)
     targets = [name for name, on in (("--demo", args.demo), ("--binary", args.binary),
                                      ("--url", args.url)) if on]
     if len(targets) > 1:
@@ -293,6 +309,25 @@ def validate(args: argparse.Namespace) -> None:
         args.pin = PIN_BY_DEFAULT and not args.url
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
+
+
+def check_bisect(args: argparse.Namespace) -> None:
+    """--bisect builds and measures revisions of the checkout side by side
+    against OLD: the flags that pick another server or baseline do not fit."""
+    clashing = [flag for flag, on in (
+        ("--demo", args.demo), ("--url", args.url), ("--binary", args.binary),
+        ("--no-build", args.no_build), ("--side-by-side", args.side_by_side),
+        ("--against", args.against), ("--baseline-binary", args.baseline_binary),
+        ("--baseline-server-arg", args.baseline_server_arg is not None),
+        ("--baseline", args.baseline), ("--profile", args.profile), ("--pin", args.pin)) if on]
+    if clashing:
+        raise UsageError(f"--bisect builds OLD and NEW and measures each commit against OLD; "
+                         f"drop {' and '.join(clashing)}")
+    if args.repeat is None:
+        args.repeat = 5
+    if args.repeat < 3:
+        raise UsageError(f"--bisect measures side by side, which compares pairs of samples: it needs "
+                         f"--repeat 3 or more (5 recommended), not {args.repeat}")
 
 
 def check_url(flag: str, url: str, allow_remote: bool) -> None:

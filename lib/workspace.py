@@ -21,6 +21,10 @@ class WorkspaceError(BenchError):
     """The checkout or its build is not usable; the message names the fix."""
 
 
+class BuildError(WorkspaceError):
+    """bazel ran and failed: this commit does not build (--bisect skips it)."""
+
+
 def is_hbf_checkout(path: Path) -> bool:
     module = path / "MODULE.bazel"
     try:
@@ -106,7 +110,7 @@ def bazel_build(workspace: Path, pod: str, mode: str) -> Path:
             _stop_group(proc)
         raise
     if code != 0:
-        raise WorkspaceError(f"bazel build //:{pod_target(pod)} failed (exit {code}); "
+        raise BuildError(f"bazel build //:{pod_target(pod)} failed (exit {code}); "
                              "fix the build errors above, or pass --binary PATH")
     return check_binary(pod_binary(workspace, pod))
 

@@ -20,16 +20,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.cli import run_benchmark
+from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import REPO, StandinServer, free_port, requires_ab
 
 DOCS = (REPO / "README.md", REPO / "SKILL.md")
 SKIP = ("python3 -m unittest",)
 
 
-def run_script(script: str, cwd: Path, *args, timeout=120):
+def run_script(script: str, cwd: Path, *args, timeout=120, env=None):
     """A documented command as written: its script path relative to where it runs."""
     return subprocess.run([sys.executable, script, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout, cwd=cwd, env=env)
 
 
 def documented_commands(path: Path) -> list[str]:
@@ -100,7 +101,8 @@ class DocumentedCommands(unittest.TestCase):
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
             checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
-                      for doc in DOCS for command in documented_commands(doc)]
+                      for doc in DOCS for command in documented_commands(doc)
+                      if have_git() or "--bisect" not in command]  # --bisect needs a git checkout
             # Four at a time: most of each command's time is a Python start and
             # servers starting and stopping, and runs may share a database.
             with ThreadPoolExecutor(max_workers=4) as pool:
@@ -118,15 +120,18 @@ class DocumentedCommands(unittest.TestCase):
         words, expected = split(command)
         self.assertEqual(words[0], "python3", command)
         script = Path(words[1]).name
+        env = None
         if script == "benchmark.py":
             args = self._benchmark_args(words[2:], normal_url, dev_url)
+            if "--bisect" in args:  # bazel here is the fake one of tests/fakehbf.py
+                env = fake_bazel_env(self.dir)
         elif script == "show_results.py":
             args = self._show_args(words[2:])
         else:
             self.fail(f"unknown script in docs: {command}")
         cwd = self.checkout if doc.name == "SKILL.md" else REPO
         self.assertTrue((cwd / words[1]).is_file(), f"{command}: no {words[1]} in {cwd.name}")
-        return functools.partial(run_script, words[1], cwd), args, expected
+        return functools.partial(run_script, words[1], cwd, env=env), args, expected
 
     def _benchmark_args(self, args, normal_url, dev_url):
         if "--help" in args:
@@ -137,7 +142,10 @@ class DocumentedCommands(unittest.TestCase):
             checkout.mkdir()
             (checkout / "MODULE.bazel").write_text('module(name = "hbf", version = "0.0.1")\n')
             return set_flag(args, "--install-skill", str(checkout))
-        if "--url" in args:
+        if "--bisect" in args:  # a git checkout of its own for each, with the revisions named
+            args = set_flag(args, "--workspace", str(self._bisect_checkout()))
+            args += ["--port", str(free_port()), "--dev-port", str(free_port()), "--repeat", "3"]
+        elif "--url" in args:
             args = set_flag(args, "--url", normal_url)
             if "--dev-url" in args:
                 args = set_flag(args, "--dev-url", dev_url)
@@ -156,6 +164,14 @@ class DocumentedCommands(unittest.TestCase):
             if "--repeat" in args:
                 args = set_flag(args, "--repeat", "3")  # side by side needs 3 pairs
         return set_flag(args, "--db", str(self.dir / "runs.db"))
+
+    def _bisect_checkout(self) -> Path:
+        """An HBF-shaped repository: v1.2 fine, /hello broken two commits later."""
+        root = Path(tempfile.mkdtemp(dir=self.dir, prefix="bisect-"))
+        repo, hashes = make_repo(root, [("v1.2", ""), ("docs", ""), ("break /hello", "--fail-on /hello"),
+                                        ("more", "--fail-on /hello")])
+        git(repo, "tag", "v1.2", hashes[0])
+        return repo
 
     def _standin_binary(self) -> Path:
         binary = self.dir / "hbf_test-main"
