@@ -52,6 +52,17 @@ def split(command: str) -> tuple[list[str], int]:
     return shlex.split(command), expected
 
 
+def builds_a_revision(command: str) -> bool:
+    """--bisect, or --against a git revision (not a stored run's id or name)."""
+    words = command.split()
+    if "--bisect" in words:
+        return True
+    if "--against" not in words or words.index("--against") + 1 >= len(words):
+        return False
+    ref = words[words.index("--against") + 1]
+    return not (ref in ("latest", "previous") or ref.startswith("~") or ref.isdigit())
+
+
 def drop_flag(words: list[str], flag: str, takes_value: bool) -> list[str]:
     out, skip = [], False
     for word in words:
@@ -77,6 +88,7 @@ class DocumentedCommands(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.dir = Path(cls.tmp.name)
         cls.db = cls.dir / "docs.db"
+        cls.against_db = cls.dir / "against" / "runs.db"
         # An HBF checkout with the skill installed, where SKILL.md says to run its commands.
         cls.checkout = cls.dir / "hbf-with-skill"
         cls.checkout.mkdir()
@@ -95,14 +107,14 @@ class DocumentedCommands(unittest.TestCase):
     @requires_ab
     def test_every_documented_command_runs(self):
         # History for show_results first, made by the documented main command.
-        for _ in range(2):
-            done = run_benchmark("--demo", "--requests", 20, "--concurrency", 2, "--db", self.db,
+        for db in (self.db, self.db, self.against_db):  # --against RUN: a run with a kept binary
+            done = run_benchmark("--demo", "--requests", 20, "--concurrency", 2, "--db", db,
                                  "--port", free_port(), "--dev-port", free_port(), "--warmup", 0)
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
             checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
                       for doc in DOCS for command in documented_commands(doc)
-                      if have_git() or "--bisect" not in command]  # --bisect needs a git checkout
+                      if have_git() or not builds_a_revision(command)]  # they need a git checkout
             # Four at a time: most of each command's time is a Python start and
             # servers starting and stopping, and runs may share a database.
             with ThreadPoolExecutor(max_workers=4) as pool:
@@ -123,7 +135,7 @@ class DocumentedCommands(unittest.TestCase):
         env = None
         if script == "benchmark.py":
             args = self._benchmark_args(words[2:], normal_url, dev_url)
-            if "--bisect" in args:  # bazel here is the fake one of tests/fakehbf.py
+            if "--workspace" in args:  # a revision to build: bazel is the fake one of tests/fakehbf.py
                 env = fake_bazel_env(self.dir)
         elif script == "show_results.py":
             args = self._show_args(words[2:])
@@ -145,6 +157,9 @@ class DocumentedCommands(unittest.TestCase):
         if "--bisect" in args:  # a git checkout of its own for each, with the revisions named
             args = set_flag(args, "--workspace", str(self._bisect_checkout()))
             args += ["--port", str(free_port()), "--dev-port", str(free_port()), "--repeat", "3"]
+        elif builds_a_revision(" ".join(args)):  # --against REV: built in a checkout of its own
+            args = set_flag(args, "--workspace", str(self._bisect_checkout(broken=False)))
+            args += ["--port", str(free_port()), "--dev-port", str(free_port())]
         elif "--url" in args:
             args = set_flag(args, "--url", normal_url)
             if "--dev-url" in args:
@@ -154,6 +169,8 @@ class DocumentedCommands(unittest.TestCase):
                 args = drop_flag(args, flag, takes_value)
             if "--baseline-binary" in args:  # main's build: here, the stand-in behind a script
                 args = set_flag(args, "--baseline-binary", str(self._standin_binary()))
+            if "--against" in args:  # a stored run: the one prepared with a kept binary
+                args = set_flag(set_flag(args, "--against", "1"), "--db", str(self.against_db))
             if "--demo" not in args:
                 args = ["--demo", *args]
             args += ["--port", str(free_port()), "--dev-port", str(free_port())]
@@ -163,13 +180,15 @@ class DocumentedCommands(unittest.TestCase):
             args = set_flag(args, "--requests", "20")
             if "--repeat" in args:
                 args = set_flag(args, "--repeat", "3")  # side by side needs 3 pairs
-        return set_flag(args, "--db", str(self.dir / "runs.db"))
+        return args if "--db" in args else set_flag(args, "--db", str(self.dir / "runs.db"))
 
-    def _bisect_checkout(self) -> Path:
-        """An HBF-shaped repository: v1.2 fine, /hello broken two commits later."""
+    def _bisect_checkout(self, broken: bool = True) -> Path:
+        """An HBF-shaped repository: v1.2 fine, /hello broken two commits later
+        (or, not `broken`, only slower)."""
         root = Path(tempfile.mkdtemp(dir=self.dir, prefix="bisect-"))
-        repo, hashes = make_repo(root, [("v1.2", ""), ("docs", ""), ("break /hello", "--fail-on /hello"),
-                                        ("more", "--fail-on /hello")])
+        change = "--fail-on /hello" if broken else "--work-us 50"
+        repo, hashes = make_repo(root, [("v1.2", ""), ("docs", ""), ("change /hello", change),
+                                        ("more", change)])
         git(repo, "tag", "v1.2", hashes[0])
         return repo
 
