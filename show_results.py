@@ -179,7 +179,7 @@ def show_profile(db, args) -> None:
     if args.json:
         emit({"run_id": data["run_id"], "profiles": profiles.to_json(data["profiles"])}, None, True)
     else:
-        emit(data["profiles"], profiles.markdown, False)
+        emit(data["profiles"], lambda found: "\n".join(profiles.markdown(found)), False)
 
 
 def show_trend(db, args, filters: dict) -> None:

@@ -16,6 +16,16 @@ Three ways to take a pair, each its own pair of rows:
   with --baseline <it>; Mann-Whitney + 5% + 3x the run-to-run noise of 8
   earlier runs in the database (as a developer's history would hold).
 - one run after the other, --repeat 1: judged against the same history.
+- one run after the other, --repeat 1, confirmed (`sequential1c`): the same,
+  with confirmation on (benchmark.py's default): the endpoints that moved by
+  the threshold are measured again side by side against the baseline run's
+  kept binary, 5 pairs, and that verdict counts. (The other sequential rows
+  pass --confirm off: they measure the first look.)
+
+A/A pairs compare two identities that behave alike: the candidate runs with
+--work-us=0 (no extra work), the baseline without it. Two runs of the very
+same binary and flags are never called (the report says the difference is
+the machine's), which would make A/A trivially right.
 
 --pin-modes off,on takes every row twice, without and with --pin (servers on
 one set of CPUs, the load generator on the others), the two modes' pairs
@@ -47,6 +57,8 @@ sys.path.insert(0, str(REPO))
 from lib.server import free_port  # noqa: E402
 
 PLAIN = ["--baseline-server-arg="]  # side by side: the baseline without --work-us
+SAME = ["--server-arg=--work-us=0"]  # A/A: another identity, the same work
+SEQUENTIAL = {"sequential5": None, "sequential1": 1, "sequential1c": 1}  # None: --repeat
 # --pin-modes: what each mode passes to benchmark.py ("default": neither flag).
 PIN_FLAGS = {"default": [], "off": ["--no-pin"], "on": ["--pin"]}
 
@@ -114,7 +126,7 @@ def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[st
     # History: 8 baseline runs per sample count and mode, never a slowed one;
     # each sequential pair starts from a copy, as a developer's database would.
     histories = {}
-    for way, repeat in (("sequential5", args.repeat), ("sequential1", 1)):
+    for way, repeat in ((w, r or args.repeat) for w, r in SEQUENTIAL.items()):
         if way in ways:
             for run in range(8):
                 for mode in alternating(modes, run):
@@ -122,20 +134,22 @@ def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[st
                     bench(histories[way, mode], *load, "--repeat", str(repeat), *PIN_FLAGS[mode])
     taken: dict = {}
     for way in ways:
-        repeat = args.repeat if way in ("side", "sequential5") else 1
+        repeat = args.repeat if way == "side" else SEQUENTIAL[way] or args.repeat
+        confirm = [] if way == "sequential1c" else ["--confirm", "off"]
         for kind in ("A/A", "A/B"):
+            change = slow if kind == "A/B" else SAME
             for pair in range(args.pairs):
                 for mode in alternating(modes, pair):
                     pin = PIN_FLAGS[mode]
                     db = tmp / f"pair-{way}-{mode}-{kind.replace('/', '')}-{pair}.db"
                     if way == "side":
                         candidate = bench(db, *load, "--repeat", str(repeat), "--side-by-side", *pin,
-                                          *(slow + PLAIN if kind == "A/B" else []))
+                                          *change, *PLAIN)
                     else:
                         shutil.copy(histories[way, mode], db)
-                        base = bench(db, *load, "--repeat", str(repeat), *pin)
-                        candidate = bench(db, *load, "--repeat", str(repeat), *pin, "--baseline",
-                                          str(base["run_id"]), *(slow if kind == "A/B" else []))
+                        base = bench(db, *load, "--repeat", str(repeat), *pin, "--confirm", "off")
+                        candidate = bench(db, *load, "--repeat", str(repeat), *pin, *confirm, "--baseline",
+                                          str(base["run_id"]), *change)
                     taken.setdefault((way, mode, kind), []).append(candidate)
             print(f"  done: {way} {kind}", flush=True)
     return taken
@@ -182,7 +196,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5,
                         help="samples per run in the side and sequential5 rows (default: 5)")
     parser.add_argument("--ways", default="side,sequential5,sequential1",
-                        help="which rows to take (comma-separated: side, sequential5, sequential1)")
+                        help="which rows to take (comma-separated: side, sequential5, sequential1, "
+                             "sequential1c)")
     parser.add_argument("--pin-modes", default="default",
                         help="take every row in each of these modes, alternating (comma-separated: "
                              "off = --no-pin, on = --pin, default = neither flag; default: default)")
@@ -210,6 +225,8 @@ def print_table(args, only: list[str], ways: list[str], modes: list[str], work_u
         "sequential5": f"one run after the other, --repeat {args.repeat} "
                        "(Mann-Whitney + 5% + 3x run-to-run noise + BH)",
         "sequential1": "one run after the other, --repeat 1 (history z-score, 8 runs, + 5%)",
+        "sequential1c": "one run after the other, --repeat 1, confirmed side by side when req/s moved "
+                        "5%+ (5 pairs, paired t-test)",
     }
     costs = [-r["spread"][1] for (way, _, kind), r in rows.items() if way == "side" and kind == "A/B"]
     print()

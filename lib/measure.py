@@ -137,25 +137,25 @@ class EndpointMeasurement:
         recording = profiler.Recording(server.pid, path, plan.profile_freq)
         say(f"profiling {self.endpoint.name} on the {server.name} server: one more sample under "
             f"perf record -g -F {plan.profile_freq}")
-        recording.start()
+        # Whatever happens (a crash, Ctrl-C at any point), perf is stopped and
+        # its data file removed before this returns or raises.
         try:
+            recording.start()
             run = engines.run(plan.engine, self.url, self.endpoint, requests=self.requests,
                               concurrency=self.concurrency, timeout_s=plan.request_timeout,
                               keepalive=plan.keepalive, rate=plan.rate)
-        except BaseException:  # Ctrl-C, a refusal: perf stops with everything else
+            wrote = recording.stop()
+            status, error, crash = self._classify(run.result, self.requests)
+            if status != "ok" and results.SEVERITY[status] > results.SEVERITY[self.status]:
+                self.status, self.error, self.crash = status, f"during the profiled sample: {error}", crash
+            if results.ends_endpoint(status, run.result) or not wrote:
+                self.profile_note = recording.error or f"no profile: the profiled sample was {status}"
+                self.stopped = self.stopped or results.ends_endpoint(status, run.result)
+                return
+            text = profiler.script(path)
+        finally:
             recording.stop()
             recording.discard()
-            raise
-        wrote = recording.stop()
-        status, error, crash = self._classify(run.result, self.requests)
-        if status != "ok" and results.SEVERITY[status] > results.SEVERITY[self.status]:
-            self.status, self.error, self.crash = status, f"during the profiled sample: {error}", crash
-        if results.ends_endpoint(status, run.result) or not wrote:
-            recording.discard()
-            self.profile_note = recording.error or f"no profile: the profiled sample was {status}"
-            self.stopped = self.stopped or results.ends_endpoint(status, run.result)
-            return
-        text = profiler.script(path)
         self.profile = stacks.stored_profile(text, server=_server_objects(server.command[0]),
                                              frequency=plan.profile_freq,
                                              requests=run.result.complete_requests,

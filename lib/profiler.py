@@ -107,6 +107,8 @@ class Recording:
         proc = self.proc
         if proc is None:
             return False
+        if proc.returncode is not None and (proc.stderr is None or proc.stderr.closed):
+            return self.error is None and self.path.is_file() and self.path.stat().st_size > 0  # stopped before
         if proc.poll() is None:
             _signal(proc, signal.SIGINT)
             try:

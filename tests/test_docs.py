@@ -22,6 +22,7 @@ from pathlib import Path
 from tests.cli import run_benchmark
 from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import REPO, StandinServer, free_port, requires_ab
+from tests.test_profile import perf_usable
 
 DOCS = (REPO / "README.md", REPO / "SKILL.md")
 SKIP = ("python3 -m unittest",)
@@ -107,14 +108,17 @@ class DocumentedCommands(unittest.TestCase):
     @requires_ab
     def test_every_documented_command_runs(self):
         # History for show_results first, made by the documented main command.
-        for db in (self.db, self.db, self.against_db):  # --against RUN: a run with a kept binary
-            done = run_benchmark("--demo", "--requests", 20, "--concurrency", 2, "--db", db,
-                                 "--port", free_port(), "--dev-port", free_port(), "--warmup", 0)
+        # The second run is profiled when perf works here, for show_results --profile.
+        profile = ["--profile", "--keepalive", "--only", "/hello"] if perf_usable() is None else []
+        for db, extra in ((self.db, []), (self.db, profile), (self.against_db, [])):
+            done = run_benchmark("--demo", "--requests", 300 if extra else 20, "--concurrency", 2, "--db", db,
+                                 "--port", free_port(), "--dev-port", free_port(), "--warmup", 0, *extra)
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
             checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
                       for doc in DOCS for command in documented_commands(doc)
-                      if have_git() or not builds_a_revision(command)]  # they need a git checkout
+                      if (have_git() or not builds_a_revision(command))  # they need a git checkout
+                      and (perf_usable() is None or "--profile" not in command)]
             # Four at a time: most of each command's time is a Python start and
             # servers starting and stopping, and runs may share a database.
             with ThreadPoolExecutor(max_workers=4) as pool:
