@@ -3,13 +3,13 @@ and keep the backtrace of the crashing thread (plus every thread's, which is
 cheap once gdb has stopped the process)."""
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, replace
 
 from lib import engines
 from lib.console import say
 from lib.server import HbfServer, ServerError, choose_port, health_ok, start_servers, stop_servers
+from lib.text import slug
 
 GDB_STARTUP_TIMEOUT_S = 60.0  # gdb loads symbols before the server starts
 GDB_EXIT_TIMEOUT_S = 30.0  # after the crash: print backtraces, then exit
@@ -66,10 +66,10 @@ def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: i
         say("--backtrace: gdb is not installed (apt-get install gdb); keeping going without a backtrace")
         return Capture(GDB_MISSING)
     template = slot.server
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", endpoint.name).strip("-")[:60]
+    name = slug(endpoint.name)
     port, _ = choose_port(template.port + 1000 if template.port < 64000 else template.port)
     server = replace(template, port=port, proc=None, wrapper=gdb_wrapper(gdb),
-                     log_path=plan.log_dir / f"run{run_id}-{slug}-gdb.log")
+                     log_path=plan.log_dir / f"run{run_id}-{name}-gdb.log")
     say(f"--backtrace: re-running {endpoint.name} against a {slot.name} server under gdb "
         f"on port {port} (log {server.log_path})")
     try:
@@ -98,7 +98,7 @@ def capture_for(plan, slot, endpoint, requests: int, concurrency: int, run_id: i
         return Capture(NOT_REPRODUCED, port=port)
     start = text.rfind("\n", 0, text.find("received signal")) + 1
     backtrace = text[start:].strip()
-    out_file = plan.log_dir / f"run{run_id}-{slug}-backtrace.txt"
+    out_file = plan.log_dir / f"run{run_id}-{name}-backtrace.txt"
     out_file.write_text(backtrace + "\n", encoding="utf-8")
     say(f"--backtrace: stored; full text in {out_file}")
     return Capture(CAPTURED, backtrace, port)

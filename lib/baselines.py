@@ -46,7 +46,7 @@ def resolve_against(ref: str, db_path: Path, workspace: Path | None, store: Path
             run = db.run(run_id) if run_id is not None else None
             if run is not None:
                 return Against(ref, run=run, kept=_kept_binary_of(db, run, store))
-            kept_runs = db.runs_with_binaries(_stored_hashes(store))
+            kept_runs = db.runs_with_binaries(binaries.stored_hashes(store))
         finally:
             db.close()
         if not ref.isdigit():
@@ -66,16 +66,12 @@ def _kept_binary_of(db, run: dict, store: Path) -> Path:
     if not run.get("binary_sha256"):
         raise AgainstError(f"--against {run['run_id']}: that run did not start servers from a binary "
                            "(a --url run, or one from before binaries were kept); "
-                           f"runs with a kept binary: {_listed(db.runs_with_binaries(_stored_hashes(store)))}")
+                           f"runs with a kept binary: {_listed(db.runs_with_binaries(binaries.stored_hashes(store)))}")
     try:
         return binaries.verified(store, run["binary_sha256"])
     except binaries.StoreError as exc:
         raise AgainstError(f"--against {run['run_id']}: {exc}; runs with a kept binary: "
-                           f"{_listed(db.runs_with_binaries(_stored_hashes(store)))}") from None
-
-
-def _stored_hashes(store: Path) -> set[str]:
-    return {path.name for path in store.iterdir() if len(path.name) == 64} if store.is_dir() else set()
+                           f"{_listed(db.runs_with_binaries(binaries.stored_hashes(store)))}") from None
 
 
 def _listed(run_ids: list[int]) -> str:
@@ -116,6 +112,5 @@ def _revision_build(workspace: Path, revision: revisions.Revision, pod: str, mod
     """A build step for the runner: build the revision, keep the binary (the
     worktree moves on with the next build), and run the kept copy."""
     def build() -> list[str]:
-        binary = revisions.build(workspace, revision, pod, mode)
-        return [str(binaries.keep(binaries.identify([str(binary)], [], None), store))]
+        return [str(revisions.build_and_keep(workspace, revision, pod, mode, store))]
     return build

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from pathlib import Path
 from lib.errors import BenchError
 
 DEFAULT_KEEP = 20
+# prune leaves a half-written copy this young alone: another run is making it.
+SPARE_RECENT_S = 3600.0
 _CHUNK = 1 << 20
 
 
@@ -80,9 +83,9 @@ def baked_args(path: Path) -> list[str] | None:
     except OSError:
         return None
     lines = head.decode("utf-8", "replace").splitlines()
-    if len(lines) < 4 or not lines[1].startswith(_MARKER) or not lines[3].startswith("sys.argv[1:1] = "):
+    if len(lines) < 4 or not lines[1].startswith(_MARKER) or not lines[3].startswith("sys.argv += "):
         return None
-    return ast.literal_eval(lines[3].removeprefix("sys.argv[1:1] = "))
+    return ast.literal_eval(lines[3].removeprefix("sys.argv += "))
 
 
 def effective_args(command: list[str], extra_args: list[str]) -> list[str]:
@@ -94,7 +97,9 @@ def keep(identity: Identity, store: Path) -> Path:
     """The kept copy of the identified binary (made now if missing)."""
     target = store / identity.sha256
     if target.exists():
-        return target
+        if identity.launcher is not None or file_sha256(target) == identity.sha256:
+            return target
+        target.unlink()  # changed in place since it was kept (see verified): keep it afresh
     store.mkdir(parents=True, exist_ok=True)
     # Made under a temporary name and renamed: a half-written file never
     # carries a hash's name.
@@ -109,17 +114,22 @@ def keep(identity: Identity, store: Path) -> Path:
         os.replace(temporary, target)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
-        raise StoreError(f"cannot keep the binary in {store}: {exc.strerror or exc}; "
-                         "free some space or pass --keep-binaries 0") from None
+        raise StoreError(f"cannot keep the binary in {store}: {exc.strerror or exc}") from None
     return target
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link shares the file: safe only for one nobody writes in place.
+    Bazel's outputs are read-only and replaced whole on a rebuild; a binary
+    someone may overwrite (`cp`, `curl -o`, `rsync --inplace`) is copied."""
     target.unlink()
-    try:
-        os.link(source, target)
-    except OSError:  # another file system, or links not allowed
-        shutil.copy2(source, target)
+    if source.stat().st_mode & 0o222 == 0:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system, or links not allowed
+            pass
+    shutil.copy2(source, target)
 
 
 _MARKER = "# hbf-bench: a kept stand-in"
@@ -127,13 +137,14 @@ _MARKER = "# hbf-bench: a kept stand-in"
 
 def _launcher(script: Path, args: list[str]) -> str:
     """A Python program that runs `script`'s source (kept inside it, as it is
-    now) with `args` before any given on its command line. Its text depends
+    now) with `args` after any given on its command line, where a run puts
+    --server-arg flags (so they win over the tool's own, as they did). Its text depends
     on the script and the flags only: its hash is the stand-in's identity."""
     packed = base64.b64encode(zlib.compress(script.read_bytes(), 9)).decode("ascii")
     return ("#!/usr/bin/env python3\n"
             f"{_MARKER} (its script and flags, as a run measured them)\n"
             "import base64, sys, zlib\n"
-            f"sys.argv[1:1] = {list(args)!r}\n"
+            f"sys.argv += {list(args)!r}\n"
             f"SOURCE = zlib.decompress(base64.b64decode({packed!r}))\n"
             "exec(compile(SOURCE, 'standin.py', 'exec'), {'__name__': '__main__'})\n")
 
@@ -173,13 +184,28 @@ def prune(store: Path, keep_hashes: set[str]) -> list[str]:
     if not store.is_dir():
         return []
     removed = []
+    recent = time.time() - SPARE_RECENT_S
     for path in store.iterdir():
         name = path.name
-        ours = (len(name) == 64 and all(c in "0123456789abcdef" for c in name)) or name.startswith(".partial-")
-        if ours and path.is_file() and name not in keep_hashes:
-            path.unlink(missing_ok=True)
-            removed.append(name)
+        if not (is_hash_name(name) or name.startswith(".partial-")) or name in keep_hashes:
+            continue
+        try:
+            if not path.is_file() or (name.startswith(".partial-") and path.stat().st_ctime > recent):
+                continue  # another run is writing it right now
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
     return removed
+
+
+def is_hash_name(name: str) -> bool:
+    """A kept binary's file name: 64 lowercase hex digits."""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def stored_hashes(store: Path) -> set[str]:
+    return {p.name for p in store.iterdir() if is_hash_name(p.name)} if store.is_dir() else set()
 
 
 def store_size(store: Path) -> tuple[int, int]:

@@ -188,14 +188,14 @@ class Bisection:
         """Build the revision in the worktree and keep its binary (the worktree
         moves on with the next build)."""
         try:
-            binary = revisions.build(self.workspace, revision, self.args.pod, self.args.build_mode)
+            return revisions.build_and_keep(self.workspace, revision, self.args.pod, self.args.build_mode,
+                                            self.store)
         except BuildError:
             if which is None:
                 raise
             raise BisectError(f"--bisect {self.span.text}: {which} ({revision.short} "
                               f"{revision.subject[:60]}) does not build (bazel's output is above); "
                               f"pick a{'n' if which == 'OLD' else ''} {which} that builds") from None
-        return binaries.keep(binaries.identify([str(binary)], [], None), self.store)
 
     def _test(self, revision: revisions.Revision, lo: int, hi: int) -> Step:
         left = hi - lo - 1

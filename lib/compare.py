@@ -142,14 +142,17 @@ class Summary:
 
 
 def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold_pct: float,
-               history_for=None, paired: bool = False,
-               same_binary: str | None = None) -> tuple[dict[str, EndpointVerdict], Summary]:
+               history_for=None, paired: bool = False, same_binary: str | None = None,
+               several: bool | None = None) -> tuple[dict[str, EndpointVerdict], Summary]:
     """Every endpoint found in both runs, keyed like text.result_key, and the summary.
     `history_for(row)`: per metric, earlier comparable runs' figures of a
     current result that is ok (lib/comparison.py reads them from the database).
     `same_binary`: both runs measured the very same binary (and flags): the
-    sentence that says so replaces every call (see `_no_calls`)."""
-    several = sweeps(baseline_rows) or sweeps(current_rows)
+    sentence that says so replaces every call (see `_no_calls`). `several`:
+    key results with their concurrency (text.result_key), as another
+    comparison did; by default when either run swept levels."""
+    if several is None:
+        several = sweeps(baseline_rows) or sweeps(current_rows)
     base = {result_key(row, several): row for row in baseline_rows}
     cur = {result_key(row, several): row for row in current_rows}
     endpoints = {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from lib.binaries import same_build
 from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs, summarize
 from lib.db import comparable_differences, comparable_value
+from lib.text import sweeps
 from lib.environment import differences as environment_differences
 from lib.environment import of_run as environment_of
 
@@ -37,6 +38,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     threshold_pct: float = 5.0
     confirmation: dict | None = None  # lib/confirm.py's record on the run, if any
+    several: bool = False  # results keyed with their concurrency (a sweep)
 
     @property
     def compared(self) -> bool:
@@ -62,10 +64,13 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
                          "compares anyway)")
         out.baseline = None
         return out
+    # The same binary and flags, measured the same way: nothing changed but the machine.
     same = (f"same binary as run {baseline_id}: any difference is the machine's noise"
-            if same_build(baseline, run) else None)
+            if same_build(baseline, run) and not comparable_differences(baseline, run) else None)
+    base_rows, rows = db.results(baseline_id), db.results(run_id)
+    out.several = sweeps(base_rows) or sweeps(rows)
     out.endpoints, out.summary = judge_runs(
-        db.results(baseline_id), db.results(run_id), threshold_pct=threshold_pct, paired=out.paired,
+        base_rows, rows, threshold_pct=threshold_pct, paired=out.paired, several=out.several,
         history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)),
         same_binary=same)
     out.notes += ([same + "; nothing is called"] if same else []) + _notes(run, baseline, out.paired)
@@ -73,15 +78,20 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
     return out
 
 
+def confirmation_applies(out: "Comparison") -> bool:
+    """Whether the run's confirmation was measured against this very baseline."""
+    record = out.confirmation
+    return bool(record and out.baseline and record.get("against_run_id") == out.baseline["run_id"])
+
+
 def _lay_confirmation_over(db, out: Comparison) -> None:
     """The endpoints a confirmation measured again side by side against this
     very baseline take its paired verdict; the first look stays beside it."""
     record = out.confirmation
-    if not record or record.get("status") != "confirmed" \
-            or record.get("against_run_id") != out.baseline["run_id"] or not record.get("baseline_run_id"):
+    if not confirmation_applies(out) or record.get("status") != "confirmed" or not record.get("baseline_run_id"):
         return
     confirmed, _ = judge_runs(db.results(record["baseline_run_id"]), db.results(record["run_id"]),
-                              threshold_pct=out.threshold_pct, paired=True)
+                              threshold_pct=out.threshold_pct, paired=True, several=out.several)
     for key, entry in confirmed.items():
         if key in out.endpoints:
             entry.first_look, entry.confirmed_by = out.endpoints[key], record["run_id"]

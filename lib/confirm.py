@@ -8,7 +8,7 @@ verdict is the one reported; lib/comparison.py lays it over the first look
 in every view, from the record this module stores on the run.
 
 The record (run column and JSON `confirmation`): status (`confirmed`,
-`skipped`, `not needed`, `interrupted`), reason, endpoints, against_run_id
+`skipped`, `not needed`, `interrupted`, `failed`), reason, endpoints, against_run_id
 (the baseline run), run_id and baseline_run_id (the confirmation's own pair),
 repeat.
 """
@@ -29,6 +29,7 @@ CONFIRMED = "confirmed"
 SKIPPED = "skipped"
 NOT_NEEDED = "not needed"
 INTERRUPTED = "interrupted"
+FAILED = "failed"  # the confirming pair did not measure: nothing is laid over the first look
 
 
 def moved(comparison, threshold_pct: float) -> list[EndpointVerdict]:
@@ -56,6 +57,7 @@ def confirm(plan: RunPlan, db, comparison, *, mode: str, threshold_pct: float, r
     result = _why_not(comparison, entries, store, threshold_pct, mode)
     if result is None:
         result = _measure(plan, db, comparison, entries, repeat, store)
+    result.setdefault("against_run_id", comparison.baseline["run_id"])  # whose comparison it belongs to
     db.update_run(comparison.run["run_id"], confirmation=json.dumps(result))
     return result
 
@@ -88,27 +90,42 @@ def _measure(plan: RunPlan, db, comparison, entries, repeat: int, store: Path) -
         + ", ".join(f"{e.rps.change_pct:+.1f}%" for e in entries)
         + f" against run {baseline['run_id']}): measuring again side by side against its kept "
           f"binary, {repeat} pairs")
-    names = {entry.endpoint for entry in entries}
-    levels = sorted({entry.concurrency for entry in entries})
     note = f"confirmation of run {run['run_id']} against run {baseline['run_id']}"
+    row = {**plan.run_row, "timestamp": now_text(), "repeat": repeat, "notes": note, "confirms": run["run_id"],
+           "concurrency": ",".join(map(str, sorted({e.concurrency for e in entries})))}
+    own_command, own_args = _command(own_binary, run)
+    base_command, base_args = _command(base_binary, baseline)
     confirm_plan = replace(
-        plan, suite=Suite(plan.suite.name, plan.suite.description, plan.suite.path,
-                          tuple(e for e in plan.suite.endpoints if e.name in names)),
-        concurrency_levels=levels, repeat=repeat, build=None, urls=None,
-        server_command=binaries.command_for(own_binary),
-        server_args=[] if binaries.baked_args(own_binary) is not None else plan.server_args,
-        run_row={**plan.run_row, "timestamp": now_text(), "repeat": repeat, "notes": note, "confirms": run["run_id"],
-                 "concurrency": ",".join(map(str, levels)), "target": f"kept binary of run {run['run_id']}"},
-        baseline_side=BaselineSide(
-            binaries.command_for(base_binary),
-            [] if binaries.baked_args(base_binary) is not None else plan.server_args,
-            {**plan.run_row, "timestamp": now_text(), "repeat": repeat, "notes": note, "confirms": run["run_id"],
-             "concurrency": ",".join(map(str, levels)), "git_commit": baseline.get("git_commit"),
-             "git_branch": baseline.get("git_branch"), "target": f"kept binary of run {baseline['run_id']}"}))
-    db.mark_named_as_baseline(baseline["run_id"])
+        plan, suite=_moved_suite(plan.suite, entries), repeat=repeat, build=None, urls=None,
+        profile_freq=None,  # the first look was profiled already, if asked
+        server_command=own_command, server_args=own_args,
+        run_row={**row, "target": f"kept binary of run {run['run_id']}"},
+        baseline_side=BaselineSide(base_command, base_args, {
+            **row, "git_commit": baseline.get("git_commit"), "git_branch": baseline.get("git_branch"),
+            "target": f"kept binary of run {baseline['run_id']}"}))
     outcome = execute(confirm_plan, db)
     fields = dict(endpoints=keys, against_run_id=baseline["run_id"], run_id=outcome.run_id,
                   baseline_run_id=outcome.baseline.run_id if outcome.baseline else None, repeat=repeat)
     if outcome.status == "interrupted":
         return record(INTERRUPTED, outcome.error, **fields)
+    if outcome.status not in ("complete", "partial") or (outcome.baseline and outcome.baseline.status
+                                                         not in ("complete", "partial")):
+        return record(FAILED, outcome.error or "the confirming pair measured nothing", **fields)
     return record(CONFIRMED, None, **fields)
+
+
+def _command(kept: Path, run: dict) -> tuple[list[str], list[str]]:
+    """How to start a run's kept binary as that run did: its own stored flags
+    (a kept stand-in carries them inside)."""
+    if binaries.baked_args(kept) is not None:
+        return binaries.command_for(kept), []
+    return binaries.command_for(kept), json.loads(run.get("server_args") or "[]")
+
+
+def _moved_suite(suite: Suite, entries) -> Suite:
+    """Exactly the (endpoint, concurrency) pairs that moved: each endpoint
+    pinned to its level, once per level that moved."""
+    wanted = [(entry.endpoint, entry.concurrency) for entry in entries]
+    by_name = {endpoint.name: endpoint for endpoint in suite.endpoints}
+    return Suite(suite.name, suite.description, suite.path,
+                 tuple(replace(by_name[name], concurrency=level) for name, level in wanted if name in by_name))

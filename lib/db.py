@@ -508,10 +508,11 @@ def _missing_columns(conn: sqlite3.Connection, table: str, wanted) -> list[str]:
 
 
 def _lacks_columns(conn: sqlite3.Connection) -> bool:
-    """A table lacks a column of the current schema: a file at SCHEMA_VERSION
-    written before the column was added within that version (a table that is
-    not there at all is _migrate's to create)."""
+    """A file at SCHEMA_VERSION written before a column or the profiles
+    table was added within that version: _migrate adds what it lacks."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "benchmark_runs" in tables and "benchmark_profiles" not in tables:
+        return True
     return any(table in tables and _missing_columns(conn, table, wanted)
                for table, wanted in _column_sets())
 

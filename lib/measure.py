@@ -10,7 +10,7 @@ which servers run and when they restart is lib/runner.py's.
 from __future__ import annotations
 
 import os
-import re
+import subprocess
 import sys
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from lib.console import end_progress, progress_printer, say
 from lib.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
 from lib.suite import Endpoint
-from lib.text import now_text
+from lib.text import now_text, slug
 
 
 def default_warmup(requests: int, concurrency: int) -> int:
@@ -133,7 +133,7 @@ class EndpointMeasurement:
             return
         plan = self.plan
         side = f"{server.side}-" if server.side else ""
-        path = plan.log_dir / f"{_slug(self.endpoint.name)}-{side}c{self.concurrency}-{server.pid}.perf.data"
+        path = plan.log_dir / f"{slug(self.endpoint.name)}-{side}c{self.concurrency}-{server.pid}.perf.data"
         recording = profiler.Recording(server.pid, path, plan.profile_freq)
         say(f"profiling {self.endpoint.name} on the {server.name} server: one more sample under "
             f"perf record -g -F {plan.profile_freq}")
@@ -153,6 +153,10 @@ class EndpointMeasurement:
                 self.stopped = self.stopped or results.ends_endpoint(status, run.result)
                 return
             text = profiler.script(path)
+        except (profiler.ProfilerError, OSError, subprocess.SubprocessError) as exc:
+            # perf's trouble costs the profile, never the endpoint's measured samples.
+            self.profile_note = f"no profile: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            return
         finally:
             recording.stop()
             recording.discard()
@@ -175,7 +179,7 @@ class EndpointMeasurement:
             row.update(results.log_summary(server.log_between(self.log_start)))
             if self.status == "crashed":
                 row["server_log_tail"] = server.log_tail(20)
-        if row.get("non_2xx") and self.status == "failed":
+        if row.get("non_2xx") and self.status == "failed" and (server is None or server.alive()):
             # "300 non-2xx answers" does not say 404 or 500: ask once more,
             # alone (after the log was read: its line is not the load's).
             row["probe"] = probe.ask(self.url, self.endpoint)
@@ -211,10 +215,6 @@ def _server_objects(program: str) -> list[str]:
     if os.path.basename(real).startswith("python"):
         names.append(f"libpython{sys.version_info.major}.{sys.version_info.minor}.so.1.0")
     return names
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:60] or "endpoint"
 
 
 def _url_healthy(url: str) -> bool:

@@ -44,15 +44,28 @@ def check() -> str:
                             "(Debian; linux-tools-generic on Ubuntu)")
     version = subprocess.run([perf, "--version"], capture_output=True, text=True, timeout=30)
     with tempfile.TemporaryDirectory(prefix="hbf-bench-perf-") as tmp:
-        done = subprocess.run([perf, "record", "-q", "-g", "-F", str(DEFAULT_FREQ),
+        # The options Recording uses (started disabled, a control FIFO: perf
+        # 5.10 or newer), on a harmless process.
+        control, ack = Path(tmp) / "control", Path(tmp) / "ack"
+        os.mkfifo(control)
+        os.mkfifo(ack)
+        done = subprocess.run([perf, "record", "-q", "-g", "-F", str(DEFAULT_FREQ), "-D", "-1",
+                               "--control", f"fifo:{control},{ack}",
                                "-o", str(Path(tmp) / "check.data"), "--", "sleep", "0.2"],
                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if done.returncode != 0 and "Usage: perf record" in done.stderr:
+        raise ProfilerError(f"perf {_version_of(version.stdout)} is too old for --profile (it needs "
+                            "perf record --control, perf 5.10 or newer): install a newer linux-perf")
     if done.returncode != 0:
         why = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "no reason given")
         raise ProfilerError(f"perf may not record here ({why[:160]}); allow it with "
                             f"`sysctl kernel.perf_event_paranoid=1` (now {paranoid_level()}), or in a "
                             "container grant CAP_PERFMON (or CAP_SYS_ADMIN); or drop --profile")
-    return (version.stdout.strip() or "perf").removeprefix("perf version ")
+    return _version_of(version.stdout)
+
+
+def _version_of(text: str) -> str:
+    return (text.strip() or "perf").removeprefix("perf version ")
 
 
 def paranoid_level() -> str:
@@ -105,7 +118,9 @@ class Recording:
     def stop(self) -> bool:
         """Stop perf (SIGINT lets it write its data); True when it wrote a file."""
         proc = self.proc
-        if proc is None:
+        if proc is None:  # perf never started (Popen failed)
+            if self.fifos is not None:
+                shutil.rmtree(self.fifos, ignore_errors=True)
             return False
         if proc.returncode is not None and (proc.stderr is None or proc.stderr.closed):
             return self.error is None and self.path.is_file() and self.path.stat().st_size > 0  # stopped before
@@ -145,5 +160,6 @@ def script(path: Path) -> str:
     finally:
         Path(path).unlink(missing_ok=True)
     if done.returncode != 0:
-        raise ProfilerError(f"perf script failed: {done.stderr.strip()[:200]}")
+        raise ProfilerError("perf script failed: " + next(
+            (line.strip() for line in done.stderr.splitlines() if line.strip()), f"exit {done.returncode}")[:200])
     return done.stdout

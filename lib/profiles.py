@@ -138,14 +138,16 @@ def _endpoint_lines(prof: EndpointProfile, verdict: str | None) -> list[str]:
            f"requests, {num(prof.us(prof.samples), 0)} µs CPU per request", "",
            f"Where the time went (innermost frame): {shares or 'no samples'}."
            + (f" The profiled sample ran at {num(prof.profiled_rps)} req/s, {abs(cost):.0f}% "
-              f"{'slower' if cost < 0 else 'faster'} than the measured median (perf's own cost)."
+              + ("slower than the measured median (perf's own cost)." if cost < 0 else
+                 "faster than the measured median: perf's own cost was below the samples' spread.")
               if cost is not None else "")]
     if prof.kernel_callers:
         out.append("The kernel was entered from: " + ", ".join(
             f"`{_code(name)}` {count}" for name, count in list(prof.kernel_callers.items())[:5]) + ".")
     if not prof.has_symbols:
-        out.append("The server's own frames have no names (a stripped binary?): build with "
-                   "`--build-mode dbg` or an unstripped binary to see its functions.")
+        out.append("The server's own frames have no names (a stripped binary?): to see its functions, "
+                   "profile an unstripped build of the same commit, or `--build-mode dbg` (which "
+                   "measures a slower build).")
     if prof.samples == 0:
         return out + ["", "No samples: the sample was too short for perf; raise --requests.", ""]
     out.append("")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from lib import cpus, probe, profiles, stats
 from lib.backtrace import status_text as backtrace_status_text
 from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
-from lib.comparison import Comparison, compare_with_baseline
+from lib.comparison import Comparison, compare_with_baseline, confirmation_applies
 from lib.environment import of_run as environment_of
 from lib.history import run_json
 from lib.results import status_text
@@ -249,7 +249,7 @@ def _unclear(comparison: Comparison) -> list[str]:
 def confirmation_line(comparison: Comparison) -> str | None:
     """What became of the confirmation of this comparison, in one sentence."""
     record = comparison.confirmation
-    if not record:
+    if not confirmation_applies(comparison):
         return None
     status, reason = record.get("status"), record.get("reason")
     if status == "confirmed":

@@ -10,6 +10,7 @@ working files are never changed (git records the worktree in the checkout's
 """
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def first_parent_commits(checkout: Path, old: Revision, new: Revision) -> list[R
     done = git(checkout, "log", "--first-parent", "--reverse", "--format=%H%x00%s",
                f"{old.commit}..{new.commit}")
     if done.returncode != 0:
-        raise WorkspaceError(f"git log {old.ref}..{new.ref} failed: {done.stderr.strip()[:200]}")
+        raise WorkspaceError(f"git log {old.ref}..{new.ref} failed: {_first_line(done.stderr)}")
     out = []
     for line in done.stdout.splitlines():
         commit, _, subject = line.partition("\0")
@@ -72,13 +73,20 @@ def is_ancestor(checkout: Path, old: Revision, new: Revision) -> bool:
     return git(checkout, "merge-base", "--is-ancestor", old.commit, new.commit).returncode == 0
 
 
-def build(checkout: Path, revision: Revision, pod: str, mode: str) -> Path:
-    """Move the worktree to `revision` and build the pod there; returns the
-    binary (inside the worktree: keep it before the next build moves it)."""
+def build_and_keep(checkout: Path, revision: Revision, pod: str, mode: str, store: Path) -> Path:
+    """Move the worktree to `revision`, build the pod there and keep the
+    binary (lib/binaries.py: the worktree moves on with the next build);
+    returns the kept copy. Another run of this checkout waits for the lock
+    rather than move the worktree under this build."""
+    from lib import binaries
     worktree = checkout / WORKTREE
-    _move_worktree(checkout, worktree, revision)
-    say(f"building {revision.short} ({revision.subject[:60]}) in {worktree}")
-    return bazel_build(worktree, pod, mode)
+    worktree.parent.mkdir(parents=True, exist_ok=True)
+    with open(worktree.parent / "worktree.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _move_worktree(checkout, worktree, revision)
+        say(f"building {revision.short} ({revision.subject[:60]}) in {worktree}")
+        binary = bazel_build(worktree, pod, mode)
+        return binaries.keep(binaries.identify([str(binary)], [], None), store)
 
 
 def _move_worktree(checkout: Path, worktree: Path, revision: Revision) -> None:
@@ -88,7 +96,7 @@ def _move_worktree(checkout: Path, worktree: Path, revision: Revision) -> None:
             done = git(worktree, *step)
             if done.returncode != 0:
                 raise WorkspaceError(f"cannot move {worktree} to {revision.short}: "
-                                     f"{done.stderr.strip()[:300]}; remove that folder and run again")
+                                     f"{_first_line(done.stderr)}; remove that folder and run again")
         return
     if worktree.exists():
         raise WorkspaceError(f"{worktree} exists but is not a git worktree of {checkout}; "
@@ -97,7 +105,7 @@ def _move_worktree(checkout: Path, worktree: Path, revision: Revision) -> None:
     worktree.parent.mkdir(parents=True, exist_ok=True)
     done = git(checkout, "worktree", "add", "--detach", "--force", str(worktree), revision.commit)
     if done.returncode != 0:
-        raise WorkspaceError(f"cannot create the worktree {worktree}: {done.stderr.strip()[:300]}")
+        raise WorkspaceError(f"cannot create the worktree {worktree}: {_first_line(done.stderr)}")
 
 
 def _is_our_worktree(checkout: Path, worktree: Path) -> bool:
@@ -106,3 +114,8 @@ def _is_our_worktree(checkout: Path, worktree: Path) -> bool:
     listed = git(checkout, "worktree", "list", "--porcelain").stdout
     wanted = str(worktree.resolve())
     return any(line == f"worktree {wanted}" for line in listed.splitlines())
+
+
+def _first_line(text: str) -> str:
+    """git's complaint in one line (error messages here are one line)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no reason given")[:200]

@@ -207,7 +207,11 @@ def _keep_binaries(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         db.update_run(arm.outcome.run_id, binary_sha256=identity.sha256,
                       server_args=json.dumps(binaries.effective_args(server.command, server.extra_args)))
         if plan.binary_store is not None and plan.keep_binaries > 0:
-            binaries.keep(identity, plan.binary_store)
+            try:
+                binaries.keep(identity, plan.binary_store)
+            except binaries.StoreError as exc:  # the run measures on; it only cannot be re-run later
+                say(f"{exc}; this run's binary is not kept (free some space, or --keep-binaries 0 "
+                    "to keep none: that also removes the binaries kept so far)")
 
 
 def _prune_binaries(plan: RunPlan, db: Database) -> None:

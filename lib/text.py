@@ -5,6 +5,7 @@ timestamp format. Pure functions; the HTML page escapes with html.escape.
 """
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from datetime import datetime
@@ -132,3 +133,8 @@ def sweeps(rows: list[dict]) -> bool:
 def levels(text) -> list[int]:
     """A run's concurrency column ("10" or "1,10,50") as a list."""
     return [int(x) for x in str(text or "").split(",") if x.strip().isdigit()]
+
+
+def slug(name: str) -> str:
+    """An endpoint name as a piece of a file name: letters, digits and '-'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:60] or "endpoint"

@@ -2,10 +2,11 @@
 measured again side by side against the baseline run's kept binary, and that
 paired verdict is the one every view reports."""
 import json
+import sys
 import unittest
 
 from tests.cli import demo_args, run_benchmark, run_show
-from tests.support import TempDirTestCase, requires_ab
+from tests.support import REPO, TempDirTestCase, free_port, requires_ab
 
 
 @requires_ab
@@ -43,6 +44,29 @@ class Confirmation(TempDirTestCase):
         after, _ = self.demo("--server-arg=--work-us=1000", "--confirm", "off")
         self.assertEqual(after["baseline_run_id"], report["run_id"])
 
+    def test_each_side_runs_with_its_own_run_s_flags(self):
+        # One binary (a script, as a build would leave it: read-only), run 2
+        # with a flag that slows it: confirmation must start the baseline's
+        # kept binary with run 1's flags (none), not run 2's.
+        binary = self.tmp / "hbf_test"
+        binary.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{REPO / "lib" / "standin.py"}" "$@"\n')
+        binary.chmod(0o555)
+
+        def run(*args):
+            done = run_benchmark("--binary", binary, "--db", self.db, "--json", "--only", "/hello",
+                                 "--warmup", "0", "--requests", "500", "--concurrency", "4",
+                                 "--port", free_port(), "--dev-port", free_port(), *args, timeout=180)
+            self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+            return json.loads(done.stdout)
+        first = run()
+        slow = run("--server-arg=--work-us=1000")
+        self.assertEqual(slow["binary_sha256"], first["binary_sha256"])
+        self.assertEqual(slow["confirmation"]["status"], "confirmed", slow["confirmation"])
+        self.assertEqual(slow["comparison"]["/hello"]["verdict"], "regressed", slow["comparison"])
+        base = json.loads(run_show("--db", self.db, "--run", str(slow["confirmation"]["baseline_run_id"]),
+                                   "--json").stdout)
+        self.assertEqual(base["server_args"], [])
+
     def test_skipped_when_it_cannot_tell_more_and_said_why(self):
         self.demo()
         same, _ = self.demo("--threshold", "0")
@@ -50,7 +74,7 @@ class Confirmation(TempDirTestCase):
         self.assertIn("measured the very same binary", same["confirmation"]["reason"])
         off, _ = self.demo("--threshold", "0", "--server-arg=--work-us=1", "--confirm", "off")
         self.assertEqual(off["confirmation"], {"status": "skipped", "reason": "--confirm off",
-                                               "endpoints": ["/hello"]})
+                                               "endpoints": ["/hello"], "against_run_id": 2})
         none, _ = self.demo("--threshold", "0", "--server-arg=--work-us=2", "--keep-binaries", "0")
         self.assertEqual(none["confirmation"]["status"], "skipped")
         self.assertIn("has no kept binary", none["confirmation"]["reason"])
