@@ -3,12 +3,10 @@ linked and what copied, a changed copy, the stand-in's launcher, pruning."""
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
-from pathlib import Path
 
 from lib import binaries
-from tests.support import REPO, free_port, http_request, wait_until
+from tests.support import REPO, TempDirTestCase, free_port, http_request, wait_until
 
 STANDIN = REPO / "lib" / "standin.py"
 
@@ -20,14 +18,11 @@ def answers(port: int) -> bool:
         return False
 
 
-class Store(unittest.TestCase):
+class Store(TempDirTestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.dir = Path(self.tmp.name)
+        super().setUp()
+        self.dir = self.tmp
         self.store = self.dir / "binaries"
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def binary(self, name: str, text: str, mode: int) -> Path:
         path = self.dir / name
