@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import unittest
+from pathlib import Path
 
 from lib import binaries
 from tests.support import REPO, TempDirTestCase, free_port, http_request, wait_until
