@@ -14,15 +14,9 @@ named as a baseline (`--baseline`, `--against`, confirmation), when N > 0.
 """
 from __future__ import annotations
 
-import ast
-import base64
-import hashlib
 import os
-import shutil
 import sys
-import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +46,7 @@ def store_dir(db_path: Path) -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib  # (the views import this module for the store's paths alone)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -65,6 +60,7 @@ def identify(command: list[str], server_args: list[str], standin: Path | None) -
     the launcher that would keep it with these flags."""
     program = Path(command[-1])
     if standin is not None and program == standin:
+        import hashlib
         text = _launcher(standin, server_args)
         return Identity(hashlib.sha256(text.encode("utf-8")).hexdigest(), None, text)
     return Identity(file_sha256(program), program)
@@ -85,6 +81,7 @@ def baked_args(path: Path) -> list[str] | None:
     lines = head.decode("utf-8", "replace").splitlines()
     if len(lines) < 4 or not lines[1].startswith(_MARKER) or not lines[3].startswith("sys.argv += "):
         return None
+    import ast
     return ast.literal_eval(lines[3].removeprefix("sys.argv += "))
 
 
@@ -101,6 +98,7 @@ def keep(identity: Identity, store: Path) -> Path:
             return target
         target.unlink()  # changed in place since it was kept (see verified): keep it afresh
     store.mkdir(parents=True, exist_ok=True)
+    import tempfile  # (the views import this module for the store's paths alone)
     # Made under a temporary name and renamed: a half-written file never
     # carries a hash's name.
     handle, temporary = tempfile.mkstemp(dir=store, prefix=".partial-")
@@ -122,6 +120,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
     """A hard link shares the file: safe only for one nobody writes in place.
     Bazel's outputs are read-only and replaced whole on a rebuild; a binary
     someone may overwrite (`cp`, `curl -o`, `rsync --inplace`) is copied."""
+    import shutil
     target.unlink()
     if source.stat().st_mode & 0o222 == 0:
         try:
@@ -140,6 +139,8 @@ def _launcher(script: Path, args: list[str]) -> str:
     now) with `args` after any given on its command line, where a run puts
     --server-arg flags (so they win over the tool's own, as they did). Its text depends
     on the script and the flags only: its hash is the stand-in's identity."""
+    import base64
+    import zlib
     packed = base64.b64encode(zlib.compress(script.read_bytes(), 9)).decode("ascii")
     return ("#!/usr/bin/env python3\n"
             f"{_MARKER} (its script and flags, as a run measured them)\n"
@@ -177,17 +178,21 @@ def verified(store: Path, sha256: str) -> Path:
     return path
 
 
-def prune(store: Path, keep_hashes: set[str]) -> list[str]:
-    """Remove kept binaries whose hash is not in `keep_hashes`; returns the
-    removed hashes. Only files named like a hash (or our partial files) are
-    touched: nothing else that may sit in the folder."""
+def prune(store: Path, keep_hashes: set[str], known_hashes: set[str]) -> list[str]:
+    """Remove the kept binaries a database knows (`known_hashes`: its runs')
+    that it no longer keeps (`keep_hashes`); returns the removed hashes. A
+    binary the database does not know is left alone: another database in
+    the same folder may keep it, or a run beside this one has just kept it
+    and not yet stored its hash. Only files named like a hash (or old
+    half-written copies) are touched."""
     if not store.is_dir():
         return []
     removed = []
     recent = time.time() - SPARE_RECENT_S
     for path in store.iterdir():
         name = path.name
-        if not (is_hash_name(name) or name.startswith(".partial-")) or name in keep_hashes:
+        if name in keep_hashes or not ((is_hash_name(name) and name in known_hashes)
+                                       or name.startswith(".partial-")):
             continue
         try:
             if not path.is_file() or (name.startswith(".partial-") and path.stat().st_ctime > recent):

@@ -28,10 +28,9 @@ from lib.comparison import compare_with_baseline
 from lib.console import say
 from lib.db import DbError, open_db
 from lib.errors import BenchError
-from lib.results import status_text
 from lib.runner import BaselineSide, execute
 from lib.stats import IMPROVED, REGRESSED
-from lib.text import cell, pct, result_key, safe, sweeps, table
+from lib.text import cell, pct, result_key, safe, status_text, sweeps, table
 from lib.workspace import BuildError
 
 BROKEN = "broken"
@@ -275,7 +274,7 @@ class Bisection:
     def tidy(self) -> None:
         """The kept binaries' usual retention, once, now that no step needs OLD's."""
         try:
-            binaries.prune(self.store, self.db.binaries_to_keep(self.args.keep_binaries))
+            binaries.prune(self.store, self.db.binaries_to_keep(self.args.keep_binaries), self.db.binary_hashes())
         except (OSError, DbError) as exc:
             say(f"could not tidy the kept binaries in {self.store}: {exc}")
 

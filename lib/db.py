@@ -674,6 +674,11 @@ class Database:
             " WHERE named_as_baseline = 1 AND binary_sha256 IS NOT NULL", (newest,))
         return {row[0] for row in rows}
 
+    def binary_hashes(self) -> set[str]:
+        """Every binary any run of this database measured."""
+        return {row[0] for row in self.conn.execute(
+            "SELECT DISTINCT binary_sha256 FROM benchmark_runs WHERE binary_sha256 IS NOT NULL")}
+
     def runs_with_binaries(self, hashes: set[str], limit: int = 10) -> list[int]:
         """The newest runs (ids) whose binary is among `hashes`."""
         if not hashes:
@@ -906,7 +911,11 @@ COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), 
 # runs, baselines): not the baseline side of a side-by-side run (it may be
 # another binary than the one history follows), nor a confirmation's pair
 # (a second look at a run history already has). `{run}` names the table.
-_FOLLOWED = "{run}.side IS NOT 'baseline' AND {run}.confirms IS NULL"
+# Written as NOT (... OR ...): as "side IS NOT 'baseline' AND confirms IS
+# NULL" SQLite 3.40 planned endpoint_history with a temporary B-tree for its
+# ORDER BY, reading all of an endpoint's rows (14 ms instead of 0.1 ms a query
+# on 10,000 runs; bench/history_speed.py).
+_FOLLOWED = "NOT ({run}.side IS 'baseline' OR {run}.confirms IS NOT NULL)"
 _FOLLOWED_RUN = _FOLLOWED.format(run="run")  # for queries that name benchmark_runs `run`
 
 # A run another run may be compared with, whatever its parameters: not the

@@ -21,9 +21,8 @@ from html import escape
 
 from lib import flamegraph, stats
 from lib.errors import BenchError
-from lib.results import status_text
 from lib.series import configuration, level_shifts, usable
-from lib.text import build_text, commit_text, now_text, result_key, sweeps, timestamp_text
+from lib.text import build_text, commit_text, now_text, result_key, status_text, sweeps, timestamp_text
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280")
 RED, GREEN = "#dc2626", "#16a34a"

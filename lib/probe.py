@@ -4,7 +4,6 @@ and body does (its status line and the start of its body). Failures that
 need load (racing writes) may answer 200 alone: the report says so."""
 from __future__ import annotations
 
-import http.client
 from urllib.parse import urlsplit
 
 BODY_BYTES = 200
@@ -13,6 +12,7 @@ BODY_BYTES = 200
 def ask(url: str, endpoint, timeout: float = 5.0) -> str:
     """"404 Not Found: <the body's first 200 bytes>", or "no answer: <why>".
     Only ever sent to the run's own target (127.0.0.1 or the --url given)."""
+    import http.client  # here: the views import this module for its wording alone
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     headers = dict(endpoint.headers)

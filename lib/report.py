@@ -11,14 +11,13 @@ import json
 from dataclasses import dataclass, field
 
 from lib import cpus, probe, profiles, stats
-from lib.backtrace import status_text as backtrace_status_text
 from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
 from lib.comparison import Comparison, compare_with_baseline, confirmation_applies
 from lib.environment import of_run as environment_of
 from lib.history import run_json
-from lib.results import status_text
 from lib.series import looks_like_leak
-from lib.text import cell, commit_text, levels, num, pct, result_key, safe, sweeps, table, timestamp_text
+from lib.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps, table,
+                      timestamp_text)
 
 RESULT_FIELDS = (
     # JSON name <- column name
@@ -422,6 +421,7 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
             port = f" on port {row['backtrace_port']}" if row.get("backtrace_port") else ""
             out += ["", f"Backtrace (top frames, from gdb{port}):", "", "```", *map(_code, frames), "```"]
         elif row.get("status") == "crashed":
+            from lib.backtrace import status_text as backtrace_status_text  # (it drives gdb: heavy)
             why = backtrace_status_text(row.get("backtrace_status"), row.get("backtrace_port"))
             out += [f"- {safe(why)}"] if why else []
             if row.get("server_log_tail"):

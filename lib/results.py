@@ -13,7 +13,6 @@ import statistics
 from lib.ab import EngineRun
 from lib.db import dumps
 from lib.loadresult import LoadResult
-from lib.probe import status_line
 from lib.procstats import ProcSnapshot, cpu_us_per_request
 from lib.server import describe_exit, signal_name
 
@@ -22,15 +21,6 @@ CLIENT_BOUND_CPU_PCT = 80.0
 DISTINCT_LOG_LINES = 5
 # An endpoint's status is its worst sample's, in this order.
 SEVERITY = {"ok": 0, "failed": 1, "timeout": 2, "crashed": 3}
-
-
-def status_text(row: dict) -> str:
-    """A result's status as every view shows it: "ok", "crashed (SIGSEGV)",
-    "failed (404 Not Found)" (what a failed endpoint answered when asked
-    alone). Raw text: each view escapes it its own way."""
-    text = row.get("status") or "ok"
-    detail = row.get("crash_signal") or status_line(row.get("probe"))
-    return f"{text} ({detail})" if detail else text
 
 
 def connection_lost(result: LoadResult) -> bool:

@@ -218,7 +218,7 @@ def _prune_binaries(plan: RunPlan, db: Database) -> None:
     if plan.binary_store is None:
         return
     try:
-        binaries.prune(plan.binary_store, db.binaries_to_keep(plan.keep_binaries))
+        binaries.prune(plan.binary_store, db.binaries_to_keep(plan.keep_binaries), db.binary_hashes())
     except (OSError, DbError) as exc:  # the run is stored; the store is only tidied next time
         say(f"could not tidy the kept binaries in {plan.binary_store}: {exc}")
 

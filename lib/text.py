@@ -10,6 +10,8 @@ import time
 import unicodedata
 from datetime import datetime
 
+from lib.probe import status_line
+
 # Every timestamp the tool writes or prints: local time, to the second, the
 # format the bash tool stored (and `--since` compares with).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -138,3 +140,12 @@ def levels(text) -> list[int]:
 def slug(name: str) -> str:
     """An endpoint name as a piece of a file name: letters, digits and '-'."""
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:60] or "endpoint"
+
+
+def status_text(row: dict) -> str:
+    """A result's status as every view shows it: "ok", "crashed (SIGSEGV)",
+    "failed (404 Not Found)" (what a failed endpoint answered when asked
+    alone). Raw text: each view escapes it its own way."""
+    text = row.get("status") or "ok"
+    detail = row.get("crash_signal") or status_line(row.get("probe"))
+    return f"{text} ({detail})" if detail else text

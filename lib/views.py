@@ -5,8 +5,7 @@ the database goes through lib/text.cell. (One run's report is lib/report.py.)
 """
 from __future__ import annotations
 
-from lib.results import status_text
-from lib.text import build_text, cell, commit_text, num, pct, table, timestamp_text
+from lib.text import build_text, cell, commit_text, num, pct, status_text, table, timestamp_text
 
 NOTES_WIDTH = 40
 
