@@ -76,7 +76,7 @@ class KeptBinaries(TempDirTestCase):
                                         requests=500, concurrency=4), timeout=120)
 
     def test_against_a_run_uses_its_kept_binary(self):
-        slow = self.demo(f"--server-arg=--work-us=1000")
+        slow = self.demo("--server-arg=--work-us=1000")
         self.assertEqual(slow.returncode, 0, slow.stderr[-2000:])
         first = json.loads(slow.stdout)
         sha = first["binary_sha256"]
