@@ -13,7 +13,7 @@ import re
 
 from lib import binaries
 from lib.errors import BenchError
-from lib.text import TIMESTAMP_FORMAT, levels, timestamp_text
+from lib.text import TIMESTAMP_FORMAT, levels, sweeps, timestamp_text
 
 DEFAULT_LIMIT = 10
 DEFAULT_TREND_LIMIT = 20
@@ -155,7 +155,7 @@ def profile_data(db, ref: str, endpoint: str | None, *, one: bool) -> dict:
     run_id = resolve_run(db, ref, "--profile")
     run = db.run(run_id)
     other = run.get("paired_with") if run.get("side") == "candidate" else None
-    found = profiles.gather(db, run_id, other)
+    found = profiles.gather(db, run_id, other, sweeps(db.results(run_id, with_samples=False)))
     if not found:
         raise ViewError(f"run {run_id} has no profiles: measure with benchmark.py --profile")
     if endpoint is not None:

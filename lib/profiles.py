@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from lib import stacks
-from lib.text import cell, num, result_key, safe, sweeps, table
+from lib.text import cell, num, result_key, safe, table
 
 TOP = 10
 CHANGES = 5
@@ -52,10 +52,10 @@ class EndpointProfile:
         return (self.profiled_rps / self.measured_rps - 1) * 100
 
 
-def gather(db, run_id: int, other_run_id: int | None = None) -> dict[str, EndpointProfile]:
-    """The run's profiles by result key; with `other_run_id` (the other side
-    of a side-by-side run) each also holds what changed against it."""
-    several = sweeps(db.results(run_id, with_samples=False))
+def gather(db, run_id: int, other_run_id: int | None, several: bool) -> dict[str, EndpointProfile]:
+    """The run's profiles by result key (text.result_key with `several`, as
+    the run's results and comparison are keyed); with `other_run_id` (the
+    other side of a side-by-side run) each also holds what changed against it."""
     out = {result_key(row, several): _profile(row, result_key(row, several)) for row in db.profiles(run_id)}
     if other_run_id is not None and out:
         others = {result_key(row, several): row for row in db.profiles(other_run_id)}

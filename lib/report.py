@@ -65,7 +65,9 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     run = comparison.run
     # Side by side, the candidate's profiles are told against the baseline's.
     other = run.get("paired_with") if run.get("side") == "candidate" else None
-    return RunReport(run, db.results(run_id), comparison, profiles.gather(db, run_id, other))
+    results = db.results(run_id)
+    several = sweeps(results) or comparison.several
+    return RunReport(run, results, comparison, profiles.gather(db, run_id, other, several))
 
 
 # ---- JSON -----------------------------------------------------------------
@@ -198,9 +200,10 @@ def verdict_line(report: RunReport) -> str:
     if report.comparison.compared:
         parts.append(f"against run {report.comparison.baseline['run_id']}: "
                      + comparison_verdict(report.comparison))
-        why = [f"{safe(key)} {profiles.headline_changes(prof)}" for key, prof in report.profiles.items()
-               if profiles.headline_changes(prof) and key in report.comparison.endpoints
-               and report.comparison.endpoints[key].rps.called]
+        endpoints = report.comparison.endpoints
+        changes = {key: profiles.headline_changes(prof) for key, prof in report.profiles.items()
+                   if key in endpoints and endpoints[key].rps.called}
+        why = [f"{safe(key)} {text}" for key, text in changes.items() if text]
         if why:
             parts.append("perf: " + "; ".join(why))
     elif rows:  # why not: no comparable run (which field kept it out), or engines differ
