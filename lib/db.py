@@ -663,15 +663,17 @@ class Database:
         self._write("UPDATE benchmark_runs SET named_as_baseline = 1 WHERE run_id = ?", (run_id,))
 
     def binaries_to_keep(self, newest: int) -> set[str]:
-        """The hashes of the newest `newest` runs' binaries, and (when
-        newest > 0) of every run named as a baseline."""
-        if newest <= 0:
-            return set()
+        """The hashes of the newest `newest` runs' binaries and (when
+        newest > 0) of every run named as a baseline; always those of runs
+        still running: a side-by-side run starts fresh servers from its kept
+        binary at every sample, and another run's pruning must not pull it
+        away (many short runs beside it can push it out of the newest N)."""
         rows = self.conn.execute(
             "SELECT binary_sha256 FROM (SELECT binary_sha256 FROM benchmark_runs"
             " WHERE binary_sha256 IS NOT NULL ORDER BY run_id DESC LIMIT ?)"
-            " UNION SELECT binary_sha256 FROM benchmark_runs"
-            " WHERE named_as_baseline = 1 AND binary_sha256 IS NOT NULL", (newest,))
+            " UNION SELECT binary_sha256 FROM benchmark_runs WHERE binary_sha256 IS NOT NULL"
+            " AND (status = 'running' OR (named_as_baseline = 1 AND ? > 0))",
+            (max(newest, 0), newest))
         return {row[0] for row in rows}
 
     def binary_hashes(self) -> set[str]:

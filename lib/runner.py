@@ -163,8 +163,7 @@ def execute(plan: RunPlan, db: Database) -> Outcome:
             with deferred():  # a Ctrl-C now waits until the run rows exist, then lands below
                 arms.extend(_create_runs(plan, db))
             try:
-                _prepare_slots(plan, arms)  # the finally below stops whatever started
-                _keep_binaries(plan, db, arms)
+                _prepare_slots(plan, db, arms)  # the finally below stops whatever started
                 _measure_all(plan, db, arms)
             finally:
                 _stop_and_note([slot for arm in arms for slot in arm.slots.values()])
@@ -280,7 +279,7 @@ def _record_outcome(db: Database, outcome: Outcome, started: float) -> None:
     return outcome
 
 
-def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
+def _prepare_slots(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
     """Fill each arm's slots with a server (started) or a given URL per role."""
     roles = plan.suite.servers
     if plan.urls is not None:  # one arm: --side-by-side starts its own servers
@@ -311,6 +310,10 @@ def _prepare_slots(plan: RunPlan, arms: list[Arm]) -> None:
                                extra_args=list(baseline.server_args if baseline else plan.server_args),
                                side=arm.side or "", cpus=plan.pin.server if plan.pin else None)
             arm.slots[role] = Slot(role, server.url, server)
+    # What each run measures is stored as soon as it is known, before the
+    # servers start: a binary kept by a build is then a running run's, which
+    # no other run's pruning removes (db.binaries_to_keep).
+    _keep_binaries(plan, db, arms)
     servers = _servers(arms)
     say("starting " + ", ".join(f"{s.name} server on port {s.port}" for s in servers))
     _start_on_free_ports(plan, servers, taken)

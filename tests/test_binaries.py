@@ -90,5 +90,21 @@ class Store(TempDirTestCase):
         self.assertEqual(binaries.store_size(self.store)[0], 3)
 
 
+class Retention(TempDirTestCase):
+    def test_newest_runs_named_baselines_and_running_runs_are_kept(self):
+        from lib.db import open_db
+        db = open_db(self.db)
+        ids = {}
+        for name, status in (("running", "running"), ("named", "complete"), ("old", "complete"),
+                             ("new1", "complete"), ("new2", "complete")):
+            ids[name] = db.create_run({"timestamp": "2026-11-30 10:00:00", "status": status,
+                                       "binary_sha256": name})
+        db.mark_named_as_baseline(ids["named"])
+        self.assertEqual(db.binaries_to_keep(2), {"new1", "new2", "named", "running"})
+        self.assertEqual(db.binaries_to_keep(0), {"running"})  # 0 keeps none but what a run is using
+        self.assertEqual(db.binary_hashes(), {"running", "named", "old", "new1", "new2"})
+        db.close()
+
+
 if __name__ == "__main__":
     unittest.main()
