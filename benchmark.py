@@ -4,8 +4,8 @@
     python3 benchmark.py --demo --requests 300       # the built-in stand-in
     python3 benchmark.py --notes "after the cache"   # build and measure HBF
 
-Everything below is wiring: flags in lib/options.py, the run in
-lib/runner.py, storage in lib/db.py, the report in lib/report.py.
+Everything below is wiring: flags in lib/run/options.py, the run in
+lib/run/runner.py, storage in lib/db.py, the report in lib/show/report.py.
 """
 from __future__ import annotations
 
@@ -17,15 +17,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib import confirm, cpus, engines, options, profiler, report, runner  # noqa: E402
-from lib.baselines import baseline_side, resolve_against  # noqa: E402
-from lib.binaries import store_dir  # noqa: E402
-from lib.console import say  # noqa: E402
+from lib.run import confirm, options, runner
+from lib.machine import cpus
+from lib.load import engines
+from lib.explain import profiler
+from lib.show import report  # noqa: E402
+from lib.run.baselines import baseline_side, resolve_against  # noqa: E402
+from lib.builds.binaries import store_dir  # noqa: E402
+from lib.core.console import say  # noqa: E402
 from lib.db import DbError, open_db  # noqa: E402
-from lib.errors import BenchError  # noqa: E402
-from lib.plans import loopback, run_plan  # noqa: E402
-from lib.suite import find_suite, load_suite  # noqa: E402
-from lib.workspace import (WorkspaceError, bazel_build, check_binary, locate,  # noqa: E402
+from lib.core.errors import BenchError  # noqa: E402
+from lib.run.plans import loopback, run_plan  # noqa: E402
+from lib.run.suite import find_suite, load_suite  # noqa: E402
+from lib.builds.workspace import (WorkspaceError, bazel_build, check_binary, locate,  # noqa: E402
                            git_info, pod_binary)
 
 STANDIN = HERE / "lib" / "standin.py"
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options.validate(args)
         if args.install_skill:
-            from lib.install import install_skill
+            from lib.builds.install import install_skill
             print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
             return 0
         workspace, db_path = locate(args.workspace, args.db, HERE)
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         if args.bisect:  # many run pairs, one report of its own (its errors are one line too)
-            from lib import bisection
+            from lib.run import bisection
             check_steps(suite, args, engine)
             return bisection.run(args, workspace, db_path, suite, engine)
         server_command, build, target = choose_target(args, workspace)
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def judge_and_confirm(args, plan, db, outcome, baseline_id: int | None, store: Path) -> report.RunReport:
     """The run against its baseline; endpoints that moved are confirmed side
-    by side (lib/confirm.py), and the report is gathered again to show it."""
+    by side (lib/run/confirm.py), and the report is gathered again to show it."""
     def gather() -> report.RunReport:
         return report.collect(db, outcome.run_id, baseline_id=baseline_id,
                               threshold_pct=args.threshold, allow_engine_mix=args.force)
@@ -192,7 +196,7 @@ def list_endpoints(suite, as_json: bool) -> str:
             {"name": e.name, "category": e.category, "method": e.method, "path": e.path,
              "server": e.server, "variable_length": e.variable_length, "requests": e.requests,
              "concurrency": e.concurrency} for e in suite.endpoints]}, indent=2)
-    from lib.text import cell, safe
+    from lib.core.text import cell, safe
     lines = [f"Suite {safe(suite.name)} ({safe(suite.path)})", "",
              "| Category | Endpoint | Method | Path | Server |", "|---|---|---|---|---|"]
     lines += [f"| {cell(e.category)} | {cell(e.name)} | {e.method} | {cell(e.path)} | {e.server} |"
@@ -206,8 +210,8 @@ def exit_code(outcome, gathered: report.RunReport, args) -> int:
     if outcome.baseline is not None and outcome.baseline.exit_code:
         return outcome.baseline.exit_code  # side by side: a crashed baseline spoils the comparison
     if args.fail_on_regression is not None:
-        from lib.compare import regressions
-        from lib.text import safe
+        from lib.judge.compare import regressions
+        from lib.core.text import safe
         limit = args.threshold if args.fail_on_regression < 0 else args.fail_on_regression
         worst = regressions(gathered.comparison.endpoints, args.fail_on, limit)
         if worst:
@@ -226,7 +230,7 @@ def _exit_on_sigterm(signum, frame):
 if __name__ == "__main__":
     import signal
 
-    from lib.interrupts import Interrupted
+    from lib.core.interrupts import Interrupted
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         sys.exit(main())

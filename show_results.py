@@ -12,9 +12,9 @@ of two runs, trends, exports for other tools, and an HTML page with charts.
 
 It only reads: the database is opened read-only (an old bash-tool database is
 read through views that show it as the upgrade would, never upgraded on disk). This file is the command line: flags,
-which view, where the database is. lib/history.py gathers a view's data (what
---json prints), lib/views.py renders it, lib/report.py renders one run,
-lib/export.py writes exports, lib/html_report.py the page.
+which view, where the database is. lib/show/history.py gathers a view's data (what
+--json prints), lib/show/views.py renders it, lib/show/report.py renders one run,
+lib/show/export.py writes exports, lib/show/html_report.py the page.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib.cliargs import OneLineParser, whole_number  # noqa: E402
+from lib.core.cliargs import OneLineParser, whole_number  # noqa: E402
 
 STATUSES = ("running", "complete", "partial", "failed", "interrupted")
 MAX_LIMIT = 1_000_000
@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     """Open the database read-only, run the chosen view, print it. Bad input:
     one line on stderr, exit 2."""
     args = build_parser().parse_args(argv)
-    from lib.errors import BenchError
+    from lib.core.errors import BenchError
     try:
         check_combinations(args)
-        from lib import history
+        from lib.show import history
         from lib.db import open_db
-        from lib.workspace import locate
+        from lib.builds.workspace import locate
         since = history.parse_since(args.since) if args.since else None
         filters = {"branch": args.branch, "build_mode": args.build_mode, "pod": args.pod,
                    "since": since, "status": args.status}
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.trend is not None:
             show_trend(db, args, {k: v for k, v in filters.items() if k != "status"})
         else:
-            from lib import views
+            from lib.show import views
             data = history.list_data(db, limit=args.limit or history.DEFAULT_LIMIT, **filters)
             emit(data, views.render_list, args.json)
         return 0
@@ -151,7 +151,7 @@ def emit(data, renderer, as_json: bool) -> None:
 
 
 def show_run(db, args) -> None:
-    from lib import history, report
+    from lib.show import history, report
     gathered = report.collect(db, history.resolve_run(db, args.run), threshold_pct=args.threshold,
                               allow_engine_mix=args.force)
     if args.json:
@@ -161,7 +161,7 @@ def show_run(db, args) -> None:
 
 
 def show_compare(db, args) -> None:
-    from lib import history, report, views
+    from lib.show import history, report, views
     comparison = history.compare_runs(db, *args.compare, threshold_pct=args.threshold,
                                       allow_engine_mix=args.force)
     if args.json:
@@ -171,7 +171,8 @@ def show_compare(db, args) -> None:
 
 
 def show_profile(db, args) -> None:
-    from lib import history, profiles
+    from lib.show import history
+    from lib.explain import profiles
     data = history.profile_data(db, args.profile, args.endpoint, one=args.folded)
     if args.folded:
         sys.stdout.write(profiles.folded_text(data["profiles"]))
@@ -183,7 +184,7 @@ def show_profile(db, args) -> None:
 
 
 def show_trend(db, args, filters: dict) -> None:
-    from lib import history, views
+    from lib.show import history, views
     filters["concurrency"] = args.concurrency
     limit = args.limit or history.DEFAULT_TREND_LIMIT
     if args.trend.strip().lower() == "all":
@@ -193,10 +194,10 @@ def show_trend(db, args, filters: dict) -> None:
         data = history.trend_data(db, args.trend, limit=limit, **filters)
         renderer = views.render_trend
         if data["endpoint"] != args.trend:
-            from lib.text import safe
+            from lib.core.text import safe
             print(f"show_results.py: {safe(args.trend)!r} matched the endpoint {safe(data['endpoint'])!r}",
                   file=sys.stderr)
-    from lib.text import safe
+    from lib.core.text import safe
     for warning in data["warnings"]:  # they name pods, build modes, endpoints: text from the database
         print(f"show_results.py: warning: {safe(warning)}", file=sys.stderr)
     emit(data, renderer, args.json)
@@ -204,7 +205,7 @@ def show_trend(db, args, filters: dict) -> None:
 
 def check_combinations(args) -> None:
     """Flags that make no sense together: refuse rather than guess."""
-    from lib.history import ViewError
+    from lib.show.history import ViewError
     chosen = [flag for flag, value in (("--compare", args.compare), ("--trend", args.trend),
                                        ("--export", args.export), ("--html", args.html),
                                        ("--profile", args.profile)) if value]
@@ -236,8 +237,8 @@ def check_combinations(args) -> None:
 
 
 def export(db, args, filters: dict) -> int:
-    from lib import export as exporter
-    from lib.history import resolve_run
+    from lib.show import export as exporter
+    from lib.show.history import resolve_run
     warnings: list[str] = []
     if args.export in ("csv", "json"):
         if args.run is not None:
@@ -262,7 +263,7 @@ def export(db, args, filters: dict) -> int:
         make = exporter.bmf if args.export == "bmf" else exporter.github_action_benchmark
         text, warnings = make(db, run_id)
         what = lambda: f"run {run_id}"  # noqa: E731
-    from lib.text import safe
+    from lib.core.text import safe
     for warning in warnings:
         print(f"show_results.py: warning: {safe(warning)}", file=sys.stderr)
     exporter.write_output(text, args.output)
@@ -275,8 +276,8 @@ HTML_DEFAULT_LIMIT = 200
 
 
 def html(db, args, filters: dict) -> int:
-    from lib import export as exporter
-    from lib import html_report
+    from lib.show import export as exporter
+    from lib.show import html_report
     page = html_report.build(db, limit=args.limit or HTML_DEFAULT_LIMIT, filters=filters,
                              threshold_pct=args.threshold)
     exporter.write_output(page, args.html, flag="--html")

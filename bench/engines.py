@@ -26,9 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from lib import engines  # noqa: E402
+from lib.load import engines  # noqa: E402
 from lib.server import free_port  # noqa: E402
-from lib.suite import Endpoint  # noqa: E402
+from lib.run.suite import Endpoint  # noqa: E402
 
 NGINX_CONF = """
 daemon off;

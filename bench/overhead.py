@@ -12,7 +12,7 @@ the difference is the cost of starting ab once more per endpoint), with and
 without a bytecode cache.
 
 Side by side, every sample but an endpoint's first gets fresh servers on both
-sides. Between the runs the script also times that restart as lib/runner.py
+sides. Between the runs the script also times that restart as lib/run/runner.py
 does it: stop a baseline's and a candidate's server together
 (lib/server.stop_servers, the side-by-side grace), then start both again
 (lib/server.start_servers).
@@ -36,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from lib.runner import RENEW_GRACE_S  # noqa: E402
+from lib.run.runner import RENEW_GRACE_S  # noqa: E402
 from lib.server import HbfServer, choose_port, free_port, start_servers, stop_servers  # noqa: E402
 
 STANDIN = [sys.executable, "-S", str(REPO / "lib" / "standin.py")]  # as benchmark.py --demo starts it
@@ -65,7 +65,7 @@ def one_run(target: list[str], db: Path, extra: list[str], env: dict) -> tuple[f
 
 class RestartTimer:
     """A baseline's and a candidate's normal server, as --side-by-side runs
-    them; restart() renews both as lib/runner.py does between samples."""
+    them; restart() renews both as lib/run/runner.py does between samples."""
 
     def __init__(self, command: list[str], log_dir: Path, startup_timeout: float = 30.0):
         taken: set[int] = set()

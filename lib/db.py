@@ -27,7 +27,7 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
-from lib.errors import BenchError
+from lib.core.errors import BenchError
 
 SCHEMA_VERSION = 3
 
@@ -66,13 +66,13 @@ _RUN_COLUMNS_V2 = (
 
 _RUN_COLUMNS_V3 = (
     # The measured binary's SHA-256 (the stand-in's: of its script and flags),
-    # the key of its kept copy (lib/binaries.py); the servers' extra flags.
+    # the key of its kept copy (lib/builds/binaries.py); the servers' extra flags.
     ("binary_sha256", "TEXT", None),
     ("server_args", "TEXT", None),  # JSON list, or NULL when none were known
     # 1 once a later run was measured against this one (--baseline, --against,
     # confirmation): its kept binary outlives the newest-N retention.
     ("named_as_baseline", "INTEGER", None),
-    # Confirmation (lib/confirm.py): the record on the run it confirms (JSON),
+    # Confirmation (lib/run/confirm.py): the record on the run it confirms (JSON),
     # and on both runs of the confirming side-by-side pair, the run confirmed.
     ("confirmation", "TEXT", None),
     ("confirms", "INTEGER", None),
@@ -132,11 +132,11 @@ RESULT_COLUMNS = (
     "server_log_lines", "server_errors", "crash_signal", "server_log_tail", "backtrace",
     "started_at", "finished_at",
     # Version 3: what a failed endpoint answered when asked once more, alone
-    # (lib/probe.py), and why a crash has or lacks a backtrace (lib/backtrace.py).
+    # (lib/explain/probe.py), and why a crash has or lacks a backtrace (lib/explain/backtrace.py).
     "probe", "backtrace_status", "backtrace_port",
     "warmup_s",  # the load generator's time for the warmup requests (not a measurement)
     # The median over samples of the CPU time the hypervisor stole and of the
-    # machine's other load (lib/cpus.py); a version 3 file lacking them gains them.
+    # machine's other load (lib/machine/cpus.py); a version 3 file lacking them gains them.
     "steal_pct", "other_busy_pct",
 )
 _RESULT_TYPES = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from lib.loadresult import LoadResult
+from lib.core.loadresult import LoadResult
 
 
 class AbParseError(ValueError):

@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.cpus import child_on, cpu_list
-from lib.errors import BenchError
-from lib.interrupts import deferred
+from lib.machine.cpus import child_on, cpu_list
+from lib.core.errors import BenchError
+from lib.core.interrupts import deferred
 
 HOST = "127.0.0.1"
 READY_POLL_S = 0.02

@@ -1,4 +1,4 @@
-"""The kept-binary store (lib/binaries.py) on real files: identities, what is
+"""The kept-binary store (lib/builds/binaries.py) on real files: identities, what is
 linked and what copied, a changed copy, the stand-in's launcher, pruning."""
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from lib import binaries
+from lib.builds import binaries
 from tests.support import REPO, TempDirTestCase, free_port, http_request, wait_until
 
 STANDIN = REPO / "lib" / "standin.py"

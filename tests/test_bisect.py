@@ -11,7 +11,7 @@ import signal
 import sqlite3
 import unittest
 
-from lib.bisection import next_midpoint
+from lib.run.bisection import next_midpoint
 from tests.cli import LiveBenchmark, run_benchmark, run_show
 from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import TempDirTestCase, free_port, requires_ab

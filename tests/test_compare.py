@@ -1,7 +1,7 @@
-"""lib/compare.py on fixed rows: known inputs, known verdicts for every metric."""
+"""lib/judge/compare.py on fixed rows: known inputs, known verdicts for every metric."""
 import unittest
 
-from lib import compare, stats
+from lib.judge import compare, stats
 
 
 def samples(field="requests_per_sec", *values):

@@ -1,4 +1,4 @@
-"""lib/cpus.py: splitting the CPUs between the servers and the load generator,
+"""lib/machine/cpus.py: splitting the CPUs between the servers and the load generator,
 /proc/stat's counters, the figures of a sample and the note they may earn."""
 import os
 import subprocess
@@ -6,8 +6,8 @@ import sys
 import unittest
 from unittest import mock
 
-from lib import cpus
-from lib.cpus import CpuTimes, MachineSnapshot, Pinning
+from lib.machine import cpus
+from lib.machine.cpus import CpuTimes, MachineSnapshot, Pinning
 
 STAT = """cpu  463180 2737 197506 919626 2075 0 17703 144 0 0
 cpu0 216845 1258 95563 478430 351 0 8734 69 0 0

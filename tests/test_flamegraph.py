@@ -1,4 +1,4 @@
-"""lib/flamegraph.py: flame graphs of real captures are well-formed SVG that
+"""lib/explain/flamegraph.py: flame graphs of real captures are well-formed SVG that
 refers to nothing outside it, names from binaries are escaped, narrow frames
 are left out and said so, and the differential colours say grew or shrank."""
 import re
@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
 
-from lib import flamegraph, stacks
+from lib.explain import flamegraph, stacks
 from tests.support import REPO
 
 PERF = REPO / "tests" / "fixtures" / "perf"

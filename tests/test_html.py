@@ -12,7 +12,7 @@ import unittest
 from html.parser import HTMLParser
 from pathlib import Path
 
-from lib import html_report
+from lib.show import html_report
 from lib.db import open_db
 from tests.support import REPO
 from tests.test_views import HOSTILE, SUITE, make_history

@@ -5,7 +5,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib import history, report
+from lib.show import history, report
 from lib.db import open_db
 from tests.support import REPO
 from tests.test_one_truth import build_history

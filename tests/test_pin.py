@@ -10,7 +10,8 @@ import sys
 import unittest
 from pathlib import Path
 
-from lib import cpus, report
+from lib.machine import cpus
+from lib.show import report
 from lib.db import open_db
 from tests.cli import BENCHMARK, LiveBenchmark, demo_args, run_benchmark
 from tests.support import REPO, TempDirTestCase, wait_until

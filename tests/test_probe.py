@@ -1,10 +1,10 @@
-"""A failed endpoint says what answered: lib/probe.py against a real
+"""A failed endpoint says what answered: lib/explain/probe.py against a real
 stand-in, and a run whose endpoints answer 404 and 500 (issue 14 §5)."""
 import json
 import unittest
 
-from lib import probe
-from lib.suite import Endpoint
+from lib.explain import probe
+from lib.run.suite import Endpoint
 from tests.cli import demo_args, run_benchmark, run_show
 from tests.support import StandinServer, TempDirTestCase, free_port, requires_ab
 

@@ -8,7 +8,7 @@ import shutil
 import signal
 import unittest
 
-from lib import profiler, stacks
+from lib.explain import profiler, stacks
 from tests.cli import LiveBenchmark, demo_args, run_benchmark, run_show
 from tests.support import TempDirTestCase, requires_ab, wait_until
 from tests.test_zz_leftovers import tagged_processes

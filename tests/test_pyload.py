@@ -1,4 +1,4 @@
-"""lib/pyload.py against real servers on 127.0.0.1: servers written here (counting
+"""lib/load/pyload.py against real servers on 127.0.0.1: servers written here (counting
 connections, chunked and unframed answers, hanging, resetting) and the HBF
 stand-in (lib/standin.py). No mocks, no sleeps in the tests themselves."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from lib.pyload import LoadError, MAX_CONSECUTIVE_FAILURES, nearest_rank_percentiles, run_load
+from lib.load.pyload import LoadError, MAX_CONSECUTIVE_FAILURES, nearest_rank_percentiles, run_load
 from tests.support import StandinServer, free_port
 
 HELLO = b'{"message":"Hello, World!"}'

@@ -1,14 +1,14 @@
-"""What a load run means (lib/results.py), on constructed LoadResults: the
+"""What a load run means (lib/run/results.py), on constructed LoadResults: the
 status of a run, the sample row, the result row over samples, the server log
 summary. No process is started here; the end-to-end runs of tests/test_faults.py
 and tests/test_benchmark_e2e.py keep one run per kind of fault."""
 import json
 import unittest
 
-from lib import results
-from lib.ab import EngineRun
-from lib.loadresult import LoadResult
-from lib.procstats import ProcSnapshot
+from lib.run import results
+from lib.load.ab import EngineRun
+from lib.core.loadresult import LoadResult
+from lib.machine.procstats import ProcSnapshot
 
 
 def load(**fields) -> LoadResult:

@@ -1,8 +1,8 @@
-"""Known-answer tests for lib/series.py: step detection, sparklines, the leak check."""
+"""Known-answer tests for lib/judge/series.py: step detection, sparklines, the leak check."""
 import random
 import unittest
 
-from lib import series
+from lib.judge import series
 
 
 def noisy(level, n, rel_sigma, seed):

@@ -72,7 +72,7 @@ class InstallIntoACheckout(unittest.TestCase):
                               capture_output=True, text=True, timeout=30)
         self.assertEqual(done.returncode, 0, done.stderr)
         skill = self.hbf / ".claude" / "skills" / NAME
-        for name in ("SKILL.md", "benchmark.py", "show_results.py", "lib/runner.py",
+        for name in ("SKILL.md", "benchmark.py", "show_results.py", "lib/run/runner.py",
                      "suites/hbf-test-pod.toml", "reference/json.md"):
             self.assertTrue((skill / name).is_file(), name)
         self.assertFalse((skill / "tests").exists())
@@ -218,7 +218,7 @@ class InstallOverAnExistingSkill(unittest.TestCase):
         with open(self.target / "SKILL.md", "a", encoding="utf-8") as skill:
             skill.write("\nAlways use --repeat 3 on this laptop.\n")
         (self.target / "suites" / "mine.toml").write_text("# my own suite\n")
-        (self.target / "lib" / "runner.py").unlink()
+        (self.target / "lib" / "run" / "runner.py").unlink()
         before = snapshot(self.target)
         done = install(self.hbf)
         self.assertEqual(done.returncode, 0, done.stderr)
@@ -226,7 +226,7 @@ class InstallOverAnExistingSkill(unittest.TestCase):
         self.assertEqual(place.parent, self.hbf / ".claude" / "skills-replaced")
         self.assertEqual(snapshot(place), before)
         self.assertIn("--repeat 3 on this laptop", (place / "SKILL.md").read_text())
-        self.assertTrue((self.target / "lib" / "runner.py").is_file())
+        self.assertTrue((self.target / "lib" / "run" / "runner.py").is_file())
         self.assertFalse((self.target / "suites" / "mine.toml").exists())
         self.assert_one_skill_answers()
 

@@ -1,11 +1,11 @@
-"""lib/stacks.py on real `perf script` output (tests/fixtures/perf/, see its
+"""lib/explain/stacks.py on real `perf script` output (tests/fixtures/perf/, see its
 README): parsing both formats, folding, the figures (self and total, µs per
 request, where the time went), the differential and the symbols check."""
 import unittest
 from collections import Counter
 from functools import lru_cache
 
-from lib import stacks
+from lib.explain import stacks
 from tests.support import REPO
 
 PERF = REPO / "tests" / "fixtures" / "perf"

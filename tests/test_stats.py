@@ -1,4 +1,4 @@
-"""Known-answer tests for lib/stats.py.
+"""Known-answer tests for lib/judge/stats.py.
 
 Expected p-values were worked out by hand (exact U distributions, normal
 approximation formulas) and cross-checked once against scipy, which the
@@ -8,7 +8,7 @@ import math
 import random
 import unittest
 
-from lib import stats
+from lib.judge import stats
 
 
 def noisy(level, n, rel_sigma, seed):
@@ -136,7 +136,7 @@ class TestWelch(unittest.TestCase):
 
 def t4_two_sided_p(t):
     """Student's t with 4 degrees of freedom in closed form, independent of
-    the incomplete beta function lib/stats.py uses."""
+    the incomplete beta function lib/judge/stats.py uses."""
     t = abs(t)
     x = t * t
     cdf = 0.5 + (3 / 8) * (t / math.sqrt(1 + x / 4)) * (1 - x / (12 * (1 + x / 4)))
@@ -366,7 +366,7 @@ class TestCompare(unittest.TestCase):
 
 class RobustNoise(unittest.TestCase):
     def test_one_odd_run_does_not_inflate_it(self):
-        from lib.stats import robust_noise_pct
+        from lib.judge.stats import robust_noise_pct
         quiet = [100, 101, 99, 100, 102, 98, 100]
         self.assertAlmostEqual(robust_noise_pct(quiet), 1.4826, places=3)  # MAD 1 around 100
         self.assertAlmostEqual(robust_noise_pct(quiet + [160]), 1.4826, places=3)

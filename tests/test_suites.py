@@ -6,7 +6,7 @@ import textwrap
 import unittest
 from pathlib import Path
 
-from lib.suite import DEFAULT_SUITE, SuiteError, load_suite
+from lib.run.suite import DEFAULT_SUITE, SuiteError, load_suite
 from tests.cli import demo_args, run_benchmark
 from tests.support import STANDIN, StandinServer, TempDirTestCase, free_port, requires_ab
 

@@ -1,4 +1,4 @@
-"""lib/views.py, lib/export.py and the history queries of lib/db.py, in process,
+"""lib/show/views.py, lib/show/export.py and the history queries of lib/db.py, in process,
 on databases these tests build through lib/db.py itself (no mocks)."""
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib import export, history, report, stats, views
-from lib.text import width
+from lib.show import export, history, report, views
+from lib.judge import stats
+from lib.core.text import width
 from lib.db import open_db
-from lib.environment import differences
+from lib.machine.environment import differences
 
 HOSTILE = ("'; DROP TABLE benchmark_runs; --", "two\nlines | pipe", "<script>alert('x')</script> & \"q\"",
            "ünïcödé ✓ 速度 \x1b[2J")
@@ -253,7 +254,7 @@ class Baselines(TempDir):
     """What is comparable: one rule for the baseline and the history behind the noise guard."""
 
     def test_another_repeat_is_comparable_and_a_missing_baseline_is_explained(self):
-        from lib.comparison import compare_with_baseline
+        from lib.judge.comparison import compare_with_baseline
         path = self.dir / "b.db"
         ids = make_history(path, runs=6)
         db = open_db(path)

@@ -1,4 +1,4 @@
-"""lib/wrk.py: the parser on real wrk captures (tests/fixtures/wrk, each with a
+"""lib/load/wrk.py: the parser on real wrk captures (tests/fixtures/wrk, each with a
 .cmd file saying how it was made), the command and script builders, and run_wrk
 against real servers on 127.0.0.1 (skipped when wrk is not installed)."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from lib import wrk as W
+from lib.load import wrk as W
 from tests.support import StandinServer, free_port
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "wrk"

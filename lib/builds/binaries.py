@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.errors import BenchError
+from lib.core.errors import BenchError
 
 DEFAULT_KEEP = 20
 # prune leaves a half-written copy this young alone: another run is making it.

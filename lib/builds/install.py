@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.errors import BenchError
-from lib.workspace import is_hbf_checkout
+from lib.core.errors import BenchError
+from lib.builds.workspace import is_hbf_checkout
 
 # What the skill needs at run time; tests, benches and CI files stay behind.
 SKILL_FILES = ("SKILL.md", "benchmark.py", "show_results.py", "README.md")

@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.console import say
-from lib.workspace import WorkspaceError, bazel_build
+from lib.core.console import say
+from lib.builds.workspace import WorkspaceError, bazel_build
 
 WORKTREE = Path(".benchmark") / "worktree"
 GIT_TIMEOUT_S = 120
@@ -75,10 +75,10 @@ def is_ancestor(checkout: Path, old: Revision, new: Revision) -> bool:
 
 def build_and_keep(checkout: Path, revision: Revision, pod: str, mode: str, store: Path) -> Path:
     """Move the worktree to `revision`, build the pod there and keep the
-    binary (lib/binaries.py: the worktree moves on with the next build);
+    binary (lib/builds/binaries.py: the worktree moves on with the next build);
     returns the kept copy. Another run of this checkout waits for the lock
     rather than move the worktree under this build."""
-    from lib import binaries
+    from lib.builds import binaries
     worktree = checkout / WORKTREE
     worktree.parent.mkdir(parents=True, exist_ok=True)
     with open(worktree.parent / "worktree.lock", "a") as lock:

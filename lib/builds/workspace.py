@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.errors import BenchError
-from lib.interrupts import deferred
+from lib.core.errors import BenchError
+from lib.core.interrupts import deferred
 
 _MODULE_HBF = re.compile(r"""module\s*\(\s*name\s*=\s*["']hbf["']""")
 POD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

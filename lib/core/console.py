@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from lib.text import safe
+from lib.core.text import safe
 
 _tty = sys.stderr.isatty()
 

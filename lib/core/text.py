@@ -10,7 +10,6 @@ import time
 import unicodedata
 from datetime import datetime
 
-from lib.probe import status_line
 
 # Every timestamp the tool writes or prints: local time, to the second, the
 # format the bash tool stored (and `--since` compares with).
@@ -149,3 +148,11 @@ def status_text(row: dict) -> str:
     text = row.get("status") or "ok"
     detail = row.get("crash_signal") or status_line(row.get("probe"))
     return f"{text} ({detail})" if detail else text
+
+
+def status_line(answer: str | None) -> str | None:
+    """"404 Not Found" out of a stored probe answer (lib/explain/probe.py asks
+    and words it); None when there was no answer."""
+    if not answer or answer.startswith("no answer"):
+        return None
+    return answer.split(":", 1)[0]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, replace
 
-from lib import engines
-from lib.console import say
+from lib.load import engines
+from lib.core.console import say
 from lib.server import HbfServer, ServerError, choose_port, health_ok, start_servers, stop_servers
-from lib.text import slug
+from lib.core.text import slug
 
 GDB_STARTUP_TIMEOUT_S = 60.0  # gdb loads symbols before the server starts
 GDB_EXIT_TIMEOUT_S = 30.0  # after the crash: print backtraces, then exit

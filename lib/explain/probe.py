@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from lib.core.text import status_line
+
 BODY_BYTES = 200
 
 
@@ -29,12 +31,6 @@ def ask(url: str, endpoint, timeout: float = 5.0) -> str:
     finally:
         conn.close()
 
-
-def status_line(answer: str | None) -> str | None:
-    """"404 Not Found" out of a stored probe; None when there was no answer."""
-    if not answer or answer.startswith("no answer"):
-        return None
-    return answer.split(":", 1)[0]
 
 
 def came_with_load(answer: str | None) -> bool:

@@ -1,7 +1,7 @@
 """Drive Linux perf (Debian package `linux-perf`): check that it may record
 here, record a server's stacks while one extra sample's load runs, and read
 the samples back as `perf script` text. The text becomes folded stacks and
-figures in lib/stacks.py; this module only runs perf.
+figures in lib/explain/stacks.py; this module only runs perf.
 
     check()                         -> perf's version, or ProfilerError (exit 2) naming the fix
     Recording(pid, path, freq)      -> start(); stop() (SIGINT, then SIGKILL) on every path out
@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.errors import BenchError
-from lib.interrupts import deferred
+from lib.core.errors import BenchError
+from lib.core.interrupts import deferred
 
 DEFAULT_FREQ = 999
 STOP_TIMEOUT_S = 15.0  # perf writes its buffers out after SIGINT

@@ -3,7 +3,7 @@ top functions by self time and by time including callees (share of samples
 and CPU µs per request), where the time went (kernel, the server's own code,
 libraries), what perf cost the profiled sample, and for a side-by-side run
 the functions whose CPU per request grew or shrank most against the other
-side. Reads the stored profiles, computes with lib/stacks.py; the report,
+side. Reads the stored profiles, computes with lib/explain/stacks.py; the report,
 show_results.py --profile and the HTML page render from here.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from lib import stacks
-from lib.text import cell, num, result_key, safe, table
+from lib.explain import stacks
+from lib.core.text import cell, num, result_key, safe, table
 
 TOP = 10
 CHANGES = 5

@@ -2,10 +2,10 @@
 
 Pure functions over result rows (benchmark_results rows as dicts, with their
 `samples`): no database, no wording beyond each verdict's explanation. The
-one caller is lib/comparison.py, which gathers the rows and the history.
+one caller is lib/judge/comparison.py, which gathers the rows and the history.
 
 Each of req/s, p50, p99 and server CPU per request is judged with the test
-that fits how the samples were taken (lib/stats.py has the tests):
+that fits how the samples were taken (lib/judge/stats.py has the tests):
 - side by side (`paired`): sample i of each run was taken next to the
   other's, so the pairs' ratios are tested;
 - 3+ samples a side: the two runs' samples as independent groups, and a
@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lib import cpus, stats
-from lib.text import result_key, sweeps
+from lib.machine import cpus
+from lib.judge import stats
+from lib.core.text import result_key, sweeps
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,12 @@ class EndpointVerdict:
     compared: bool
     not_compared_reason: str | None
     metrics: dict[str, MetricVerdict]
-    # Confirmed side by side (lib/confirm.py): this verdict is the paired one,
+    # Confirmed side by side (lib/run/confirm.py): this verdict is the paired one,
     # `first_look` the one-after-the-other verdict it replaced.
     first_look: "EndpointVerdict | None" = None
     confirmed_by: int | None = None  # the confirming pair's candidate run
     # The most CPU time stolen, and the most other load, during any sample of
-    # either run's result (lib/cpus.py): what may have spoiled these verdicts.
+    # either run's result (lib/machine/cpus.py): what may have spoiled these verdicts.
     steal_pct: float | None = None
     other_busy_pct: float | None = None
 
@@ -146,7 +147,7 @@ def judge_runs(baseline_rows: list[dict], current_rows: list[dict], *, threshold
                several: bool | None = None) -> tuple[dict[str, EndpointVerdict], Summary]:
     """Every endpoint found in both runs, keyed like text.result_key, and the summary.
     `history_for(row)`: per metric, earlier comparable runs' figures of a
-    current result that is ok (lib/comparison.py reads them from the database).
+    current result that is ok (lib/judge/comparison.py reads them from the database).
     `same_binary`: both runs measured the very same binary (and flags): the
     sentence that says so replaces every call (see `_no_calls`). `several`:
     key results with their concurrency (text.result_key), as another
@@ -297,7 +298,7 @@ def judge_together(endpoints: list[EndpointVerdict], alpha: float = stats.ALPHA)
     Benjamini-Hochberg correction over every (endpoint, metric) judged by a
     test: sets each one's `p_adjusted` and takes back a call whose adjusted p
     is not below alpha. History calls have a p too (stats.history_test), so
-    they count here. p-values are rounded for output only (lib/report.py)."""
+    they count here. p-values are rounded for output only (lib/show/report.py)."""
     tested = [m for e in endpoints for m in e.metrics.values() if m.p_value is not None]
     adjusted = stats.benjamini_hochberg([m.p_value for m in tested])
     judged = len({id(e) for e in endpoints for m in e.metrics.values() if m.p_value is not None})

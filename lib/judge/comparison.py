@@ -5,7 +5,7 @@ order), the HTML page and --fail-on-regression all call `compare_with_baseline`
 and nothing else, so one pair of runs gets one verdict everywhere. It reads
 what the verdicts need from the database (the baseline, both runs' results,
 each endpoint's history behind the noise guard), hands them to the pure
-judging in lib/compare.py, and adds the notes a reader needs (side by side,
+judging in lib/judge/compare.py, and adds the notes a reader needs (side by side,
 differing parameters and environments, why no baseline was found).
 """
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lib.binaries import same_build
-from lib.compare import METRICS, EndpointVerdict, Summary, judge_runs, summarize
+from lib.builds.binaries import same_build
+from lib.judge.compare import METRICS, EndpointVerdict, Summary, judge_runs, summarize
 from lib.db import comparable_differences, comparable_value
-from lib.text import sweeps
-from lib.environment import differences as environment_differences
-from lib.environment import of_run as environment_of
+from lib.core.text import sweeps
+from lib.machine.environment import differences as environment_differences
+from lib.machine.environment import of_run as environment_of
 
 # Parameters whose difference a reader should know about (the comparable
 # ones never differ for an automatic baseline, but may for --baseline RUN).
@@ -37,7 +37,7 @@ class Comparison:
     summary: Summary | None = None
     notes: list[str] = field(default_factory=list)
     threshold_pct: float = 5.0
-    confirmation: dict | None = None  # lib/confirm.py's record on the run, if any
+    confirmation: dict | None = None  # lib/run/confirm.py's record on the run, if any
     several: bool = False  # results keyed with their concurrency (a sweep)
 
     @property

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from lib.stats import _clean, _median, median
-from lib.text import build_text
+from lib.judge.stats import _clean, _median, median
+from lib.core.text import build_text
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 

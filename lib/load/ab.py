@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.interrupts import deferred
-from lib.loadresult import LoadResult
+from lib.core.interrupts import deferred
+from lib.core.loadresult import LoadResult
 from lib.parser import AbParseError, parse_ab, with_csv_percentiles
 from lib.server import signal_name
 

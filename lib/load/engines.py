@@ -7,9 +7,9 @@ import resource
 import sys
 import time
 
-from lib import ab
-from lib.ab import EngineRun
-from lib.errors import BenchError
+from lib.load import ab
+from lib.load.ab import EngineRun
+from lib.core.errors import BenchError
 
 ENGINES = ("auto", "ab", "python", "wrk")
 
@@ -31,7 +31,7 @@ def resolve(name: str) -> str:
         raise EngineError("ab (ApacheBench) is not installed: `apt-get install apache2-utils` "
                           "(Debian/Ubuntu) or pass --engine python")
     if name == "wrk":
-        from lib import wrk
+        from lib.load import wrk
         if wrk.wrk_version() is None:
             raise EngineError("wrk is not installed: `apt-get install wrk`, or pass --engine ab|python")
     return name
@@ -41,7 +41,7 @@ def check_endpoint(engine: str, endpoint) -> None:
     """Refuse, before anything starts, an endpoint the engine cannot measure
     (wrk and HEAD): the engine itself would only refuse it mid-run."""
     if engine == "wrk":
-        from lib import wrk
+        from lib.load import wrk
         reason = wrk.unsupported(endpoint.method)
         if reason:
             raise EngineError(f"endpoint {endpoint.name!r}: {reason}")
@@ -51,7 +51,7 @@ def version(name: str) -> str | None:
     if name == "ab":
         return ab.ab_version()
     if name == "wrk":
-        from lib import wrk
+        from lib.load import wrk
         return wrk.wrk_version()
     return "builtin-" + ".".join(map(str, sys.version_info[:3]))
 
@@ -65,7 +65,7 @@ def run(engine: str, url: str, endpoint, *, requests: int, concurrency: int, tim
                          keepalive=keepalive, progress=progress)
     started = time.monotonic()
     if engine == "python":
-        from lib import pyload
+        from lib.load import pyload
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         result = pyload.run_load(url, requests=requests, concurrency=concurrency,
                                  method=endpoint.method, body=endpoint.body,
@@ -75,7 +75,7 @@ def run(engine: str, url: str, endpoint, *, requests: int, concurrency: int, tim
         usage_after = resource.getrusage(resource.RUSAGE_SELF)
         command = ["builtin-python-engine", endpoint.method, url]
     elif engine == "wrk":
-        from lib import wrk
+        from lib.load import wrk
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = wrk.run_wrk(url, requests=requests, concurrency=concurrency,
                              method=endpoint.method, body=endpoint.body,

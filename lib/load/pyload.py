@@ -118,8 +118,8 @@ import time
 from _socket import socket as _new_socket  # the C type: no Python-level __init__/close
 from urllib.parse import urlsplit
 
-from lib.errors import BenchError
-from lib.loadresult import LoadResult
+from lib.core.errors import BenchError
+from lib.core.loadresult import LoadResult
 
 __all__ = ["run_load", "LoadError", "nearest_rank_percentiles", "MAX_CONSECUTIVE_FAILURES"]
 

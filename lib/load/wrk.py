@@ -58,7 +58,7 @@ There are no "connect"/"waiting" connection-time rows (wrk does not measure
 them); "total" comes from wrk's latency statistics.
 
 HEAD is refused (WrkError): wrk's parser would wait for the body a HEAD answer
-never has. `unsupported(method)` holds that rule; lib/engines.py asks it before
+never has. `unsupported(method)` holds that rule; lib/load/engines.py asks it before
 a run starts, so such an endpoint is refused before any server is. wrk only
 ever connects where the URL points; callers restrict URLs to loopback.
 """
@@ -77,9 +77,9 @@ import time
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from lib.errors import BenchError
-from lib.interrupts import deferred
-from lib.loadresult import LoadResult
+from lib.core.errors import BenchError
+from lib.core.interrupts import deferred
+from lib.core.loadresult import LoadResult
 
 __all__ = ["WrkError", "wrk_path", "wrk_version", "unsupported", "build_lua_script",
            "build_wrk_command", "pick_threads", "run_wrk", "parse_wrk_output"]
@@ -177,7 +177,7 @@ def build_lua_script(*, method: str = "GET", body: bytes | str | None = None,
                      keepalive: bool = True, quotas: list[int] | None = None,
                      progress_step: int = 1000) -> str:
     """The script run_wrk gives wrk. quotas: requests per thread (None: no quota)."""
-    lines = ["-- written by hbf-bench (lib/wrk.py)", f"wrk.method = {_lua_str(method)}"]
+    lines = ["-- written by hbf-bench (lib/load/wrk.py)", f"wrk.method = {_lua_str(method)}"]
     if body is not None:
         lines.append(f"wrk.body = {_lua_str(body)}")
     if content_type:

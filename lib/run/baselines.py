@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib import binaries, revisions
+from lib.builds import binaries, revisions
 from lib.db import open_db
-from lib.errors import BenchError
-from lib.runner import BaselineSide
+from lib.core.errors import BenchError
+from lib.run.runner import BaselineSide
 
 RUN_REFS = ("latest", "previous")
 

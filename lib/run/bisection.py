@@ -1,6 +1,6 @@
 """`--bisect OLD..NEW`: which commit changed these endpoints?
 
-    build OLD and NEW in the reusable worktree (lib/revisions.py), keep both
+    build OLD and NEW in the reusable worktree (lib/builds/revisions.py), keep both
     measure NEW side by side against OLD     -> the direction: regressed,
         improved or broken (ok at OLD, failed/crashed/timed out at NEW);
         nothing changed beyond --threshold: say so and stop
@@ -11,8 +11,8 @@
     the tested commits and the first changed one (or every candidate that
         skipped commits leave)
 
-Each measurement is an ordinary side-by-side run pair (lib/runner.py),
-judged by lib/comparison.py like any other, its notes saying it was a
+Each measurement is an ordinary side-by-side run pair (lib/run/runner.py),
+judged by lib/judge/comparison.py like any other, its notes saying it was a
 bisect step. The number of builds grows as log2 of the commits in the range.
 """
 from __future__ import annotations
@@ -23,15 +23,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib import binaries, plans, revisions
-from lib.comparison import compare_with_baseline
-from lib.console import say
+from lib.builds import binaries, revisions
+from lib.run import plans
+from lib.judge.comparison import compare_with_baseline
+from lib.core.console import say
 from lib.db import DbError, open_db
-from lib.errors import BenchError
-from lib.runner import BaselineSide, execute
-from lib.stats import IMPROVED, REGRESSED
-from lib.text import cell, pct, result_key, safe, status_text, sweeps, table
-from lib.workspace import BuildError
+from lib.core.errors import BenchError
+from lib.run.runner import BaselineSide, execute
+from lib.judge.stats import IMPROVED, REGRESSED
+from lib.core.text import cell, pct, result_key, safe, status_text, sweeps, table
+from lib.builds.workspace import BuildError
 
 BROKEN = "broken"
 DIRECTIONS = (BROKEN, REGRESSED, IMPROVED)  # NEW's direction: the first kind found, in this order

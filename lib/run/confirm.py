@@ -3,8 +3,8 @@ tell a 10% slowdown from the machine's mood (README, "Can the verdicts be
 trusted?"); side by side can. So after an ordinary run, the endpoints whose
 req/s moved by --threshold or more against the baseline run, called or not,
 are measured again side by side: this run's binary against the baseline
-run's kept binary (lib/binaries.py), --confirm-repeat pairs. The paired
-verdict is the one reported; lib/comparison.py lays it over the first look
+run's kept binary (lib/builds/binaries.py), --confirm-repeat pairs. The paired
+verdict is the one reported; lib/judge/comparison.py lays it over the first look
 in every view, from the record this module stores on the run.
 
 The record (run column and JSON `confirmation`): status (`confirmed`,
@@ -18,12 +18,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from lib import binaries
-from lib.compare import EndpointVerdict
-from lib.console import say
-from lib.runner import BaselineSide, RunPlan, execute
-from lib.suite import Suite
-from lib.text import now_text
+from lib.builds import binaries
+from lib.judge.compare import EndpointVerdict
+from lib.core.console import say
+from lib.run.runner import BaselineSide, RunPlan, execute
+from lib.run.suite import Suite
+from lib.core.text import now_text
 
 CONFIRMED = "confirmed"
 SKIPPED = "skipped"

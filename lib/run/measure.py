@@ -1,11 +1,11 @@
 """The measurement of one endpoint on one server: warm up, take the samples
 (the server's CPU and memory from /proc around each, and from /proc/stat the
-CPU time the hypervisor stole and the machine's other load: lib/cpus.py),
+CPU time the hypervisor stole and the machine's other load: lib/machine/cpus.py),
 find out whether the server survived each one, and hand back the result row
 and the samples.
 
-What the figures mean (status, medians, log summary) is lib/results.py's;
-which servers run and when they restart is lib/runner.py's.
+What the figures mean (status, medians, log summary) is lib/run/results.py's;
+which servers run and when they restart is lib/run/runner.py's.
 """
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ import subprocess
 import sys
 from urllib.parse import urlsplit
 
-from lib import cpus, engines, probe, procstats, profiler, results, stacks
-from lib.console import end_progress, progress_printer, say
-from lib.loadresult import LoadResult
+from lib.machine import cpus, procstats
+from lib.load import engines
+from lib.explain import probe, profiler, stacks
+from lib.run import results
+from lib.core.console import end_progress, progress_printer, say
+from lib.core.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
-from lib.suite import Endpoint
-from lib.text import now_text, slug
+from lib.run.suite import Endpoint
+from lib.core.text import now_text, slug
 
 
 def default_warmup(requests: int, concurrency: int) -> int:
@@ -45,7 +48,7 @@ class EndpointMeasurement:
     """One endpoint on one server: warm up, take samples, classify, and hand
     back the result row (medians of the samples) and the samples.
 
-    `plan` is the run's RunPlan and `slot` the role's Slot (lib/runner.py).
+    `plan` is the run's RunPlan and `slot` the role's Slot (lib/run/runner.py).
     The runner may give the slot a new URL between samples (a renewed server);
     a server that cannot be renewed marks the slot for a restart."""
 
@@ -125,7 +128,7 @@ class EndpointMeasurement:
 
     def take_profiled_sample(self) -> None:
         """--profile: one more sample with perf recording the server's stacks
-        (lib/profiler.py), after the measured ones so they stay unprofiled.
+        (lib/explain/profiler.py), after the measured ones so they stay unprofiled.
         Its req/s shows perf's cost; a crash during it is handled like any
         sample's, and its profile is discarded."""
         server = self.slot.server
@@ -186,7 +189,7 @@ class EndpointMeasurement:
         return row, self.samples
 
     def _classify(self, result: LoadResult, requests: int) -> tuple[str, str | None, str | None]:
-        """Find out what became of the server, then let lib/results.py judge the run."""
+        """Find out what became of the server, then let lib/run/results.py judge the run."""
         server = self.slot.server
         url_answers = None
         if server is None and results.url_check_needed(result):

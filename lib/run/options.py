@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lib.cliargs import OneLineParser, whole_number
-from lib.errors import BenchError
-from lib.workspace import BUILD_MODES, POD_NAME
+from lib.core.cliargs import OneLineParser, whole_number
+from lib.core.errors import BenchError
+from lib.builds.workspace import BUILD_MODES, POD_NAME
 
 DEFAULT_REQUESTS = 1000
 DEFAULT_CONCURRENCY = 10
@@ -79,7 +79,7 @@ def concurrency_list(text: str) -> list[int]:
 
 def metric_list(text: str) -> list[str]:
     """--fail-on "p99,req/s" -> ["p99_ms", "requests_per_sec"]."""
-    from lib.compare import METRICS, metric_named
+    from lib.judge.compare import METRICS, metric_named
     names = []
     for part in text.split(","):
         name = metric_named(part)

@@ -1,22 +1,23 @@
 """benchmark.py's flags as a RunPlan: the one place that says how a run is
 measured (suite, load, engine, servers, the run row), so an ordinary run and
-every step of `--bisect` (lib/bisection.py) are measured the same way."""
+every step of `--bisect` (lib/run/bisection.py) are measured the same way."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from lib import engines, runner
-from lib.binaries import store_dir
-from lib.environment import describe
-from lib.text import now_text
+from lib.load import engines
+from lib.run import runner
+from lib.builds.binaries import store_dir
+from lib.machine.environment import describe
+from lib.core.text import now_text
 
 
 def run_plan(args, suite, engine: str, db_path: Path, target: tuple, commit: str | None,
              branch: str | None, *, pin=None, perf_version: str | None = None) -> runner.RunPlan:
     """The plan of one run. `target` is (server command, build step, label)
     as benchmark.py's choose_target gives it; `commit` and `branch` what the
-    run row stores as measured; `pin` lib/cpus.py's Pinning (--pin) and
+    run row stores as measured; `pin` lib/machine/cpus.py's Pinning (--pin) and
     `perf_version` lib/profiler.check()'s answer (--profile)."""
     server_command, build, label = target
     engine_version = engines.version(engine)

@@ -2,7 +2,7 @@
 (and what is known of its server) to a status, a sample row, a result row
 and a summary of the server's log.
 
-No I/O and no processes here: lib/measure.py reads /proc, waits for the
+No I/O and no processes here: lib/run/measure.py reads /proc, waits for the
 server, asks a --url server whether it still answers and reads the log, then
 passes what it found to these functions.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import statistics
 
-from lib.ab import EngineRun
+from lib.load.ab import EngineRun
 from lib.db import dumps
-from lib.loadresult import LoadResult
-from lib.procstats import ProcSnapshot, cpu_us_per_request
+from lib.core.loadresult import LoadResult
+from lib.machine.procstats import ProcSnapshot, cpu_us_per_request
 from lib.server import describe_exit, signal_name
 
 # ab is single-threaded: above this share of one core, ab itself was the limit.

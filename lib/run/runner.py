@@ -1,23 +1,23 @@
 """One benchmark run, top to bottom: the orchestration.
 
     create the run row (status running)
-    build HBF if asked            -> lib/workspace.py
+    build HBF if asked            -> lib/builds/workspace.py
     start the servers             -> lib/server.py
     for each endpoint (and concurrency level):
-        measure it on its server  -> lib/measure.py (warmup, samples, engines)
+        measure it on its server  -> lib/run/measure.py (warmup, samples, engines)
         (--side-by-side: a baseline's servers too, samples alternating)
-        restart a server that died or hung; a crash's backtrace -> lib/backtrace.py
+        restart a server that died or hung; a crash's backtrace -> lib/explain/backtrace.py
         commit the endpoint's row and samples    -> lib/db.py
     stop the servers (always), set the run's final status
 
 What a load run means (ok / failed / crashed / timeout, medians) is
-lib/results.py's; what is printed on the way, lib/console.py's.
+lib/run/results.py's; what is printed on the way, lib/core/console.py's.
 
-Ctrl-C and SIGTERM become an `Interrupted` exception (lib/interrupts.py), so
+Ctrl-C and SIGTERM become an `Interrupted` exception (lib/core/interrupts.py), so
 the same `finally` that stops the servers runs on every path out. Later
 signals are only reported, so a second Ctrl-C cannot cut the cleanup short;
 while a process is being spawned or the run's row written, the exception
-waits until that is done. A refusal (lib/errors.py BenchError) of the
+waits until that is done. A refusal (lib/core/errors.py BenchError) of the
 server, the build, the database or an engine ends the run as `failed` with
 its one line.
 
@@ -33,18 +33,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from lib import binaries
-from lib.backtrace import NOT_REQUESTED, capture_for
-from lib.console import one_line, say
-from lib.cpus import Pinning, running_on
+from lib.builds import binaries
+from lib.explain.backtrace import NOT_REQUESTED, capture_for
+from lib.core.console import one_line, say
+from lib.machine.cpus import Pinning, running_on
 from lib.db import Database, DbError
-from lib.errors import BenchError
-from lib.interrupts import Interrupted, deferred, signals_as_exceptions
-from lib.measure import EndpointMeasurement, base_row, default_warmup
+from lib.core.errors import BenchError
+from lib.core.interrupts import Interrupted, deferred, signals_as_exceptions
+from lib.run.measure import EndpointMeasurement, base_row, default_warmup
 from lib.server import (STOP_GRACE_S, HbfServer, ServerError, choose_port, describe_exit,
                         port_is_free, start_servers, stop_servers)
-from lib.suite import Endpoint, Suite
-from lib.text import now_text
+from lib.run.suite import Endpoint, Suite
+from lib.core.text import now_text
 
 __all__ = ["BaselineSide", "RunPlan", "Outcome", "execute", "default_warmup"]
 
@@ -85,7 +85,7 @@ class RunPlan:
     log_dir: Path
     run_row: dict  # metadata for benchmark_runs
     baseline_side: BaselineSide | None = None
-    # The kept-binary store (lib/binaries.py): where, how many runs' binaries
+    # The kept-binary store (lib/builds/binaries.py): where, how many runs' binaries
     # to keep, and the stand-in's script (whose identity is script + flags).
     binary_store: Path | None = None
     keep_binaries: int = binaries.DEFAULT_KEEP

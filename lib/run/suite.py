@@ -13,9 +13,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.errors import BenchError
+from lib.core.errors import BenchError
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"  # lib/run/suite.py -> the checkout
 DEFAULT_SUITE = SUITES_DIR / "hbf-test-pod.toml"
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lib.db import RESULT_COLUMNS
-from lib.errors import BenchError
-from lib.text import build_text, commit_text, result_key, sweeps, timestamp_text
+from lib.core.errors import BenchError
+from lib.core.text import build_text, commit_text, result_key, sweeps, timestamp_text
 
 RUN_EXPORT_COLUMNS = (
     "run_id", "run_timestamp", "run_git_commit", "run_git_branch", "run_build_mode", "run_pod",

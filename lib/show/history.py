@@ -1,7 +1,7 @@
 """What show_results.py shows, read from the database: run references and
 endpoint names resolved, the run list, a comparison of two runs (through the
-one comparison path, lib/comparison.py) and trends, as plain data that
-`--json` prints and lib/views.py renders.
+one comparison path, lib/judge/comparison.py) and trends, as plain data that
+`--json` prints and lib/show/views.py renders.
 
 Imports of the statistics and comparison modules are lazy on purpose: the
 list view must not pay for them (bench/history_speed.py).
@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 
-from lib import binaries
-from lib.errors import BenchError
-from lib.text import TIMESTAMP_FORMAT, levels, sweeps, timestamp_text
+from lib.builds import binaries
+from lib.core.errors import BenchError
+from lib.core.text import TIMESTAMP_FORMAT, levels, sweeps, timestamp_text
 
 DEFAULT_LIMIT = 10
 DEFAULT_TREND_LIMIT = 20
@@ -111,7 +111,7 @@ def run_json(run: dict) -> dict:
     """A run row for JSON: every column under its own name, concurrency as a
     list, the environment parsed, timestamps in the one format; the list's
     result counts as results_total / results_ok."""
-    from lib.environment import of_run
+    from lib.machine.environment import of_run
     out = dict(run)
     out["concurrency"] = levels(run.get("concurrency"))
     out["environment"] = of_run(run)
@@ -149,9 +149,9 @@ def list_data(db, *, limit: int, branch=None, build_mode=None, pod=None, since=N
 # -------------------------------------------------------------- profiles
 
 def profile_data(db, ref: str, endpoint: str | None, *, one: bool) -> dict:
-    """A run's profiles (lib/profiles.py), one endpoint's with `endpoint`;
+    """A run's profiles (lib/explain/profiles.py), one endpoint's with `endpoint`;
     `one`: exactly one must remain (--folded prints one flame graph's input)."""
-    from lib import profiles
+    from lib.explain import profiles
     run_id = resolve_run(db, ref, "--profile")
     run = db.run(run_id)
     other = run.get("paired_with") if run.get("side") == "candidate" else None
@@ -175,7 +175,7 @@ def profile_data(db, ref: str, endpoint: str | None, *, one: bool) -> dict:
 
 def compare_runs(db, ref_a: str, ref_b: str, *, threshold_pct: float, allow_engine_mix: bool = False):
     """Run A (the baseline, "before") against run B: the one comparison path."""
-    from lib.comparison import compare_with_baseline
+    from lib.judge.comparison import compare_with_baseline
     a_id = resolve_run(db, ref_a, "--compare")
     b_id = resolve_run(db, ref_b, "--compare")
     if a_id == b_id:
@@ -192,7 +192,7 @@ def compare_runs(db, ref_a: str, ref_b: str, *, threshold_pct: float, allow_engi
 
 def trend_data(db, name: str, *, limit: int, pod=None, build_mode=None, branch=None,
                since=None, concurrency=None) -> dict:
-    from lib import series, stats
+    from lib.judge import series, stats
     endpoint = resolve_endpoint(db, name)
     rows = db.endpoint_trend(endpoint, limit=limit, pod=pod, build_mode=build_mode, branch=branch,
                              since=since, concurrency=concurrency)
@@ -225,7 +225,7 @@ PICK_SERIES = ("They are listed but left out of the sparkline, level shifts and 
 
 
 def _point(r: dict, main: str, used: bool, step: dict | None) -> dict:
-    from lib.series import configuration
+    from lib.judge.series import configuration
     return {
         "run_id": r["run_id"], "result_id": r["result_id"], "timestamp": timestamp_text(r["timestamp"]),
         "git_commit": r["git_commit"], "git_branch": r["git_branch"],
@@ -242,7 +242,7 @@ def trend_all_data(db, *, limit: int, pod=None, build_mode=None, branch=None, si
                    concurrency=None) -> dict:
     """One row per endpoint, each following its newest result's configuration;
     `configurations` says which were drawn and `warnings` what was left out."""
-    from lib import series, stats
+    from lib.judge import series, stats
     endpoints, left_out = [], {}
     for endpoint in db.distinct_endpoints():
         rows = db.endpoint_trend(endpoint, limit=limit, pod=pod, build_mode=build_mode,

@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 from html import escape
 
-from lib import flamegraph, stats
-from lib.errors import BenchError
-from lib.series import configuration, level_shifts, usable
-from lib.text import build_text, commit_text, now_text, result_key, status_text, sweeps, timestamp_text
+from lib.explain import flamegraph
+from lib.judge import stats
+from lib.core.errors import BenchError
+from lib.judge.series import configuration, level_shifts, usable
+from lib.core.text import build_text, commit_text, now_text, result_key, status_text, sweeps, timestamp_text
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280")
 RED, GREEN = "#dc2626", "#16a34a"
@@ -95,7 +96,7 @@ def build(db, *, limit: int, filters: dict, threshold_pct: float = 5.0) -> str:
     position = {r["run_id"]: i for i, r in enumerate(runs)}
     rows = db.chart_rows([r["run_id"] for r in runs])
 
-    from lib import report
+    from lib.show import report
     # The latest run a user started: a confirmation's pair is part of the run it confirms.
     latest = next((r for r in reversed(runs) if r.get("confirms") is None), runs[-1])
     gathered = report.collect(db, latest["run_id"], threshold_pct=threshold_pct)
@@ -351,7 +352,7 @@ def _badges(entry, with_change: bool = False) -> str:
 
 
 def _latest_table(gathered, several: bool) -> str:
-    from lib.report import verdict_line
+    from lib.show.report import verdict_line
     run = gathered.run
     comparison = gathered.comparison
     base = comparison.baseline if comparison.compared else None

@@ -1,5 +1,5 @@
 """A run's report: gather it (`collect`, through the one comparison path in
-lib/comparison.py), then render it as Markdown (`render_markdown`) or JSON
+lib/judge/comparison.py), then render it as Markdown (`render_markdown`) or JSON
 (`to_json`). benchmark.py prints it after a run; `show_results.py --run ID`
 prints the very same thing later, and `--compare` renders its comparison
 with the same functions (`comparison_lines`, `comparison_verdict`,
@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lib import cpus, probe, profiles, stats
-from lib.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
-from lib.comparison import Comparison, compare_with_baseline, confirmation_applies
-from lib.environment import of_run as environment_of
-from lib.history import run_json
-from lib.series import looks_like_leak
-from lib.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps, table,
+from lib.machine import cpus
+from lib.explain import probe, profiles
+from lib.judge import stats
+from lib.judge.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
+from lib.judge.comparison import Comparison, compare_with_baseline, confirmation_applies
+from lib.machine.environment import of_run as environment_of
+from lib.show.history import run_json
+from lib.judge.series import looks_like_leak
+from lib.core.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps, table,
                       timestamp_text)
 
 RESULT_FIELDS = (
@@ -424,7 +426,7 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
             port = f" on port {row['backtrace_port']}" if row.get("backtrace_port") else ""
             out += ["", f"Backtrace (top frames, from gdb{port}):", "", "```", *map(_code, frames), "```"]
         elif row.get("status") == "crashed":
-            from lib.backtrace import status_text as backtrace_status_text  # (it drives gdb: heavy)
+            from lib.explain.backtrace import status_text as backtrace_status_text  # (it drives gdb: heavy)
             why = backtrace_status_text(row.get("backtrace_status"), row.get("backtrace_port"))
             out += [f"- {safe(why)}"] if why else []
             if row.get("server_log_tail"):

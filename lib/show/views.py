@@ -1,11 +1,11 @@
-"""show_results.py's terminal views, rendered from the data lib/history.py
+"""show_results.py's terminal views, rendered from the data lib/show/history.py
 gathers: the run list, one comparison of two runs, trends. Padded Markdown
 tables that read well in a terminal and render on GitHub; every text from
-the database goes through lib/text.cell. (One run's report is lib/report.py.)
+the database goes through lib/text.cell. (One run's report is lib/show/report.py.)
 """
 from __future__ import annotations
 
-from lib.text import build_text, cell, commit_text, num, pct, status_text, table, timestamp_text
+from lib.core.text import build_text, cell, commit_text, num, pct, status_text, table, timestamp_text
 
 NOTES_WIDTH = 40
 
@@ -53,7 +53,7 @@ def side_label(run: dict) -> str:
 
 def render_compare(comparison) -> str:
     """Both runs' metadata, then the comparison as a run's report shows it."""
-    from lib.report import comparison_lines, comparison_verdict
+    from lib.show.report import comparison_lines, comparison_verdict
     a, b = comparison.baseline, comparison.run
     out = [f"# Run {a['run_id']} → run {b['run_id']}", ""]
     out += table(["", f"run {a['run_id']} (baseline)", f"run {b['run_id']}"],
