@@ -13,7 +13,8 @@ of two runs, trends, exports for other tools, and an HTML page with charts.
 It only reads: the database is opened read-only (an old bash-tool database is
 read through views that show it as the upgrade would, never upgraded on disk). This file is the command line: flags,
 which view, where the database is. lib/show/history.py gathers a view's data (what
---json prints), lib/show/views.py renders it, lib/show/report.py renders one run,
+--json prints), lib/show/views.py renders it, lib/show/report.py renders one run
+(lib/show/comparison_view.py a comparison),
 lib/show/export.py writes exports, lib/show/html_report.py the page.
 """
 from __future__ import annotations
@@ -161,11 +162,11 @@ def show_run(db, args) -> None:
 
 
 def show_compare(db, args) -> None:
-    from lib.show import history, report, views
+    from lib.show import comparison_view, history, views
     comparison = history.compare_runs(db, *args.compare, threshold_pct=args.threshold,
                                       allow_engine_mix=args.force)
     if args.json:
-        emit(report.compare_json(comparison, args.threshold), None, True)
+        emit(comparison_view.compare_json(comparison, args.threshold), None, True)
     else:
         emit(comparison, views.render_compare, False)
 

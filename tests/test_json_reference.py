@@ -5,7 +5,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib.show import history, report
+from lib.show import comparison_view, history, report
 from lib.db import open_db
 from tests.support import REPO
 from tests.test_one_truth import build_history
@@ -23,7 +23,7 @@ class JsonReference(unittest.TestCase):
         ids = build_history(path)
         db = open_db(path, readonly=True)
         cls.run_json = report.to_json(report.collect(db, ids[-1]))
-        cls.compare_json = report.compare_json(
+        cls.compare_json = comparison_view.compare_json(
             history.compare_runs(db, str(ids[-2]), str(ids[-1]), threshold_pct=5.0), 5.0)
         db.close()
 

@@ -11,7 +11,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from lib.show import export, history, report, views
+from lib.show import comparison_view, export, history, report, views
 from lib.judge import stats
 from lib.core.text import width
 from lib.db import open_db
@@ -201,7 +201,7 @@ class Compare(TempDir):
     def test_per_endpoint_figures_verdicts_and_geomean(self):
         db, ids = self.history(runs=20, step_at=19)
         comparison = history.compare_runs(db, "previous", "latest", threshold_pct=5.0)
-        data = report.compare_json(comparison, 5.0)
+        data = comparison_view.compare_json(comparison, 5.0)
         self.assertEqual((data["baseline"]["run_id"], data["current"]["run_id"]), (ids[-2], ids[-1]))
         by_key = {e["key"]: e for e in data["endpoints"]}
         self.assertEqual(set(by_key), {e for _, e, _ in SUITE})
@@ -227,7 +227,7 @@ class Compare(TempDir):
         db, ids = self.history(runs=3, drop={1: ["/user/42"], 2: ["/hello"]}, dbg=(2,),
                                fail={2: {"GET /__dev/api/files": "crashed"}})
         comparison = history.compare_runs(db, str(ids[1]), str(ids[2]), threshold_pct=5.0)
-        data = report.compare_json(comparison, 5.0)
+        data = comparison_view.compare_json(comparison, 5.0)
         self.assertEqual(data["only_in_baseline"], ["/hello"])
         self.assertEqual(data["only_in_current"], ["/user/42"])
         self.assertTrue(any(n.startswith("build_mode differs") for n in data["differences"]))

@@ -53,7 +53,7 @@ def side_label(run: dict) -> str:
 
 def render_compare(comparison) -> str:
     """Both runs' metadata, then the comparison as a run's report shows it."""
-    from lib.show.report import comparison_lines, comparison_verdict
+    from lib.show.comparison_view import comparison_lines, comparison_verdict
     a, b = comparison.baseline, comparison.run
     out = [f"# Run {a['run_id']} → run {b['run_id']}", ""]
     out += table(["", f"run {a['run_id']} (baseline)", f"run {b['run_id']}"],
