@@ -9,28 +9,18 @@ lib/run/runner.py, storage in lib/db.py, the report in lib/show/report.py.
 """
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `lib` imports from wherever the script is called
 
-from lib.run import confirm, options, runner
-from lib.machine import cpus
-from lib.load import engines
-from lib.explain import profiler
-from lib.show import report  # noqa: E402
-from lib.run.baselines import baseline_side, resolve_against  # noqa: E402
-from lib.builds.binaries import store_dir  # noqa: E402
-from lib.core.console import say  # noqa: E402
-from lib.db import DbError, open_db  # noqa: E402
+# Only what every start needs: --help and --list-endpoints answer with these
+# alone. A run imports the rest where it starts (in main, below the quick
+# answers), so a question about the flags does not compile the measuring code.
+from lib.builds.workspace import WorkspaceError, locate  # noqa: E402
 from lib.core.errors import BenchError  # noqa: E402
-from lib.run.plans import loopback, run_plan  # noqa: E402
-from lib.run.suite import find_suite, load_suite  # noqa: E402
-from lib.builds.workspace import (WorkspaceError, bazel_build, check_binary, locate,  # noqa: E402
-                           git_info, pod_binary)
+from lib.run import options  # noqa: E402
 
 STANDIN = HERE / "lib" / "standin.py"
 
@@ -43,11 +33,23 @@ def main(argv: list[str] | None = None) -> int:
             from lib.builds.install import install_skill
             print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
             return 0
+        from lib.run.suite import find_suite, load_suite
         workspace, db_path = locate(args.workspace, args.db, HERE)
         suite = load_suite(find_suite(args.suite, args.pod, workspace)).select(args.only)
         if args.list_endpoints:
             print(list_endpoints(suite, args.json))
             return 0
+        from lib.builds.binaries import store_dir
+        from lib.builds.workspace import git_info
+        from lib.core.console import say
+        from lib.db import DbError, open_db
+        from lib.explain import profiler
+        from lib.load import engines
+        from lib.machine import cpus
+        from lib.run import runner
+        from lib.run.baselines import baseline_side
+        from lib.run.plans import run_plan
+        from lib.show import report
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
         if args.bisect:  # many run pairs, one report of its own (its errors are one line too)
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark.py: error: cannot read the run back for its report: {exc}", file=sys.stderr)
         return outcome.exit_code or 2
     if args.json:
+        import json
         print(json.dumps(report.to_json(gathered), indent=2, ensure_ascii=False))
     else:
         print(report.render_markdown(gathered))
@@ -102,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 def judge_and_confirm(args, plan, db, outcome, baseline_id: int | None, store: Path) -> report.RunReport:
     """The run against its baseline; endpoints that moved are confirmed side
     by side (lib/run/confirm.py), and the report is gathered again to show it."""
+    from lib.run import confirm
+    from lib.show import report
+
     def gather() -> report.RunReport:
         return report.collect(db, outcome.run_id, baseline_id=baseline_id,
                               threshold_pct=args.threshold, allow_engine_mix=args.force)
@@ -117,6 +123,10 @@ def judge_and_confirm(args, plan, db, outcome, baseline_id: int | None, store: P
 
 def check_against(ref: str, db_path: Path, workspace: Path | None):
     """--against: a run with a kept binary, or a revision bazel can build."""
+    import shutil
+
+    from lib.builds.binaries import store_dir
+    from lib.run.baselines import resolve_against
     against = resolve_against(ref, db_path, workspace, store_dir(db_path))
     if against.revision and not (shutil.which("bazel") or shutil.which("bazelisk")):
         raise WorkspaceError(f"--against {ref} builds that revision, but bazel is not "
@@ -129,6 +139,7 @@ def check_urls_answer(args) -> None:
     (and become `latest`): refuse it before anything is stored."""
     from urllib.parse import urlsplit
 
+    from lib.run.plans import loopback
     from lib.server import answers_http
     for flag, url in (("--url", args.url), ("--dev-url", args.dev_url)):
         if url:
@@ -141,6 +152,7 @@ def check_urls_answer(args) -> None:
 def check_steps(suite, args, engine: str) -> None:
     """The engine must be able to measure every endpoint, and an endpoint's
     own request count must cover every concurrency level."""
+    from lib.load import engines
     for endpoint in suite.endpoints:
         engines.check_endpoint(engine, endpoint)
         requests = endpoint.requests or args.requests
@@ -169,6 +181,9 @@ def resolve_baseline(ref: str, db_path: Path) -> int:
 
 def choose_target(args, workspace: Path | None):
     """(server command, build step, label) for --demo, --binary, --url or a build."""
+    import shutil
+
+    from lib.builds.workspace import bazel_build, check_binary, pod_binary
     if args.demo:
         # -S: the stand-in needs no site-packages, and skipping them halves its start.
         return [sys.executable, "-S", str(STANDIN)], None, "stand-in: lib/standin.py"
@@ -192,6 +207,7 @@ def choose_target(args, workspace: Path | None):
 
 def list_endpoints(suite, as_json: bool) -> str:
     if as_json:
+        import json
         return json.dumps({"suite": suite.name, "file": str(suite.path), "endpoints": [
             {"name": e.name, "category": e.category, "method": e.method, "path": e.path,
              "server": e.server, "variable_length": e.variable_length, "requests": e.requests,

@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from lib.core.errors import BenchError
-from lib.core.interrupts import deferred
+
+# subprocess, signal and lib.core.interrupts are imported by the functions
+# that run git and bazel: every view finds the checkout through this module,
+# and a view that only reads the database should not pay for them.
 
 _MODULE_HBF = re.compile(r"""module\s*\(\s*name\s*=\s*["']hbf["']""")
 POD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -62,6 +63,7 @@ def git_info(path: Path | None) -> tuple[str, str]:
     """(short commit, branch) of the checkout; "unknown" outside git."""
     if path is None or shutil.which("git") is None:
         return "unknown", "unknown"
+    import subprocess
 
     def ask(*args: str) -> str:
         try:
@@ -94,6 +96,9 @@ def bazel_build(workspace: Path, pod: str, mode: str) -> Path:
     if bazel is None:
         raise WorkspaceError("bazel is not installed (or not on PATH): install bazel or bazelisk, "
                              "or pass --binary PATH / --no-build to use an existing binary")
+    import subprocess
+
+    from lib.core.interrupts import deferred
     command = [bazel, "build", f"//:{pod_target(pod)}", f"--compilation_mode={mode}"]
     print(f"hbf-bench: building: {' '.join(command)}", file=sys.stderr, flush=True)
     proc = None
@@ -126,6 +131,8 @@ def check_binary(path: Path) -> Path:
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
+    import signal
+    import subprocess
     for sig, wait in ((signal.SIGINT, 5), (signal.SIGKILL, 5)):
         if proc.poll() is not None:
             return

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from lib.explain import stacks
 from lib.core.text import cell, num, result_key, safe, table
+
+# lib.explain.stacks (the folding and its figures) is imported where a
+# profile is read or computed: most runs have none, and every report of one
+# imports this module.
 
 TOP = 10
 CHANGES = 5
@@ -42,6 +45,7 @@ class EndpointProfile:
 
     def us(self, samples: int) -> float:
         """CPU µs per request of so many samples."""
+        from lib.explain import stacks
         return stacks.us_per_request(samples, self.frequency, self.requests) if self.requests else 0.0
 
     @property
@@ -58,6 +62,7 @@ def gather(db, run_id: int, other_run_id: int | None, several: bool) -> dict[str
     other side of a side-by-side run) each also holds what changed against it."""
     out = {result_key(row, several): _profile(row, result_key(row, several)) for row in db.profiles(run_id)}
     if other_run_id is not None and out:
+        from lib.explain import stacks
         others = {result_key(row, several): row for row in db.profiles(other_run_id)}
         for key, prof in out.items():
             base = others.get(key)
@@ -72,6 +77,7 @@ def gather(db, run_id: int, other_run_id: int | None, several: bool) -> dict[str
 
 
 def _profile(row: dict, key: str) -> EndpointProfile:
+    from lib.explain import stacks
     folded = dict(stacks.parse_folded(row["folded"])) if row["folded"] else {}
     kinds = json.loads(row["kinds"]) if row.get("kinds") else {}
     return EndpointProfile(
@@ -197,4 +203,5 @@ def _code(text: str, width: int | None = None) -> str:
 def folded_text(profiles: dict[str, EndpointProfile]) -> str:
     """The folded stacks (flamegraph.pl, inferno, speedscope) of one profile."""
     (prof,) = profiles.values()
+    from lib.explain import stacks
     return stacks.folded_text(prof.folded)
