@@ -104,7 +104,7 @@ class Bisect(TempDirTestCase):
         new = result["steps"][0]
         self.assertIn("500", new["endpoints"]["/hello"]["detail"])
         for fields in (result, result["old"], new, new["endpoints"]["/hello"]):
-            self.assertEqual(sorted(set(fields) - documented()), [], "not in reference/json.md")
+            self.assertEqual(sorted(set(fields) - documented()), [], "not in docs/json.md")
         self.assert_steps_are_stored_runs(result)
         # In Markdown, over the last two commits: the table and both candidates named.
         text = self.bisect(f"{self.hashes[1]}..{self.hashes[3]}", load=LIGHT)

@@ -1,4 +1,4 @@
-"""reference/json.md names every field the JSON outputs carry: a run's report
+"""docs/json.md names every field the JSON outputs carry: a run's report
 (benchmark.py --json, show_results.py --run --json) and --compare --json."""
 import re
 import tempfile
@@ -12,7 +12,7 @@ from tests.test_one_truth import build_history
 
 
 def documented() -> set[str]:
-    return set(re.findall(r"`([a-z_0-9]+)`", (REPO / "reference" / "json.md").read_text()))
+    return set(re.findall(r"`([a-z_0-9]+)`", (REPO / "docs" / "json.md").read_text()))
 
 
 class JsonReference(unittest.TestCase):
@@ -33,7 +33,7 @@ class JsonReference(unittest.TestCase):
 
     def assert_documented(self, fields, where: str):
         missing = sorted(set(fields) - documented())
-        self.assertEqual(missing, [], f"{where}: not in reference/json.md")
+        self.assertEqual(missing, [], f"{where}: not in docs/json.md")
 
     def test_a_run(self):
         out = self.run_json

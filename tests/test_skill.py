@@ -73,7 +73,7 @@ class InstallIntoACheckout(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         skill = self.hbf / ".claude" / "skills" / NAME
         for name in ("SKILL.md", "benchmark.py", "show_results.py", "lib/run/runner.py",
-                     "suites/hbf-test-pod.toml", "reference/json.md"):
+                     "suites/hbf-test-pod.toml", "docs/json.md"):
             self.assertTrue((skill / name).is_file(), name)
         self.assertFalse((skill / "tests").exists())
         # From a sub-folder of the checkout: the workspace, its git data and
@@ -235,7 +235,7 @@ class InstallOverAnExistingSkill(unittest.TestCase):
         old = self.skills / "benchmark"
         shutil.copytree(REPO, old, ignore=lambda folder, names: [
             n for n in names if Path(folder) == REPO and n not in ("SKILL.md", "lib", "suites",
-                                                                   "reference", "benchmark.py",
+                                                                   "docs", "benchmark.py",
                                                                    "show_results.py", "README.md")
         ] + [n for n in names if n == "__pycache__"])
         before = snapshot(old)
@@ -287,9 +287,9 @@ class InstallOverAnExistingSkill(unittest.TestCase):
         source.mkdir()
         for name in ("SKILL.md", "benchmark.py", "show_results.py", "README.md"):
             shutil.copy2(REPO / name, source / name)
-        for name in ("lib", "suites", "reference"):
+        for name in ("lib", "suites", "docs"):
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        (source / "reference" / "zz-gone.md").symlink_to(source / "nowhere.md")
+        (source / "docs" / "zz-gone.md").symlink_to(source / "nowhere.md")
         old = self.bash_skill()
         before = snapshot(self.hbf)
         done = install(self.hbf, source)

@@ -25,7 +25,7 @@ from lib.builds.workspace import is_hbf_checkout
 
 # What the skill needs at run time; tests, benches and CI files stay behind.
 SKILL_FILES = ("SKILL.md", "benchmark.py", "show_results.py", "README.md")
-SKILL_DIRS = ("lib", "suites", "reference")
+SKILL_DIRS = ("lib", "suites", "docs")
 # Folders an earlier skill for the same job may sit in: HBF's bash skill (and
 # this tool's installs before the folder took the skill's name), and the
 # staging folder those installs left behind when a copy failed.
