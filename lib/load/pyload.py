@@ -30,8 +30,8 @@ CPU time per request (user + system, which does not depend on what else the
 machine runs). From slowest to fastest: asyncio streams (open_connection),
 asyncio's loop.sock_connect/sock_recv, threads with blocking sockets, then one
 epoll loop (this module), the closest to ab in both figures, also with
-keep-alive. The figures belong with the machine they were measured on: README,
-"The built-in Python load engine, measured".
+keep-alive. The figures belong with the machine they were measured on:
+docs/load-engines.md.
 
 Threads beat asyncio: a blocking call is one system call with the GIL released,
 while asyncio adds an epoll round and several Python callbacks per step. But

@@ -1,11 +1,12 @@
 """Confirmation: two runs taken one after the other on a shared machine cannot
-tell a 10% slowdown from the machine's mood (README, "Can the verdicts be
-trusted?"); side by side can. So after an ordinary run, the endpoints whose
-req/s moved by --threshold or more against the baseline run, called or not,
-are measured again side by side: this run's binary against the baseline
-run's kept binary (lib/builds/binaries.py), --confirm-repeat pairs. The paired
-verdict is the one reported; lib/judge/comparison.py lays it over the first look
-in every view, from the record this module stores on the run.
+tell a 10% slowdown from the machine's mood (docs/verdicts.md, "Side by side:
+baseline and candidate in one run"); side by side can. So after an ordinary
+run, the endpoints whose req/s moved by --threshold or more against the
+baseline run, called or not, are measured again side by side: this run's binary
+against the baseline run's kept binary (lib/builds/binaries.py),
+--confirm-repeat pairs. The paired verdict is the one reported;
+lib/judge/comparison.py lays it over the first look in every view, from the
+record this module stores on the run.
 
 The record (run column and JSON `confirmation`): status (`confirmed`,
 `skipped`, `not needed`, `interrupted`, `failed`), reason, endpoints, against_run_id

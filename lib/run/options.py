@@ -19,7 +19,7 @@ MAX_NOTES = 10_000
 # Whether runs are pinned unless --pin/--no-pin says. Off: on this project's
 # busy 2-core VM bench/verdicts.py found pinning did not lower the A/A spread
 # side by side (7.4 vs 7.9 points) and raised it from run to run (27.4 vs
-# 20.2); README, "Pinning and a noisy machine". Never for --url.
+# 20.2); docs/verdicts.md, "Pinning and a noisy machine". Never for --url.
 PIN_BY_DEFAULT = False
 
 

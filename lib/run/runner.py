@@ -396,7 +396,7 @@ def interleave(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:
     sample gets fresh server processes (as pyperf spreads a benchmark over
     many worker processes): two processes of one binary can differ by
     several percent for as long as they live, a bias alternation alone
-    cannot cancel (the README gives the figure measured for two stand-ins)."""
+    cannot cancel (docs/verdicts.md gives the figure measured for two stand-ins)."""
     fresh = len(measurements) > 1
     for measurement in measurements:
         measurement.fresh_servers = fresh

@@ -2,7 +2,7 @@
 github-action-benchmark (`customBiggerIsBetter`) or Bencher (BMF JSON).
 
 Column names are stable: the run's columns prefixed `run_` (run_id first),
-then the result's columns as stored (README, "Export columns"). The schema
+then the result's columns as stored (docs/show-results.md, "Exports"). The schema
 only ever gains columns, so new ones are appended at the end.
 """
 from __future__ import annotations
