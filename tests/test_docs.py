@@ -1,12 +1,15 @@
-"""Docs never rot: every command shown in README.md and SKILL.md runs.
+"""Docs never rot: every command shown in README.md, SKILL.md and docs/*.md
+runs.
 
 Commands are taken from the ```bash blocks and from the backticked commands
-of SKILL.md's decision table. Each runs as written, with only what a test
-machine needs swapped in: --demo for a real HBF build, a throwaway --db, a
-handful of requests, free ports, and live stand-ins for --url. A trailing
-`# exit N` comment documents an expected non-zero exit. README's commands
-run from this repository's root; SKILL.md's from the root of an HBF checkout
-the skill was installed in (`--install-skill`), script paths as written.
+(SKILL.md's decision table, the flags' `--help`). Each runs as written, with
+only what a test machine needs swapped in: --demo for a real HBF build, a
+throwaway --db, a handful of requests, free ports, and live stand-ins for
+--url. A trailing `# exit N` comment documents an expected non-zero exit.
+README's and docs/'s commands run from this repository's root; SKILL.md's
+from the root of an HBF checkout the skill was installed in
+(`--install-skill`), script paths as written. A command shown in several
+files runs once.
 """
 import functools
 import re
@@ -24,7 +27,9 @@ from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import REPO, StandinServer, free_port, requires_ab
 from tests.test_profile import perf_usable
 
-DOCS = (REPO / "README.md", REPO / "SKILL.md")
+README = REPO / "README.md"
+SKILL = REPO / "SKILL.md"
+DOCS = (README, SKILL, *sorted((REPO / "docs").glob("*.md")))  # new docs are covered as they come
 SKIP = ("python3 -m unittest",)
 
 
@@ -42,6 +47,21 @@ def documented_commands(path: Path) -> list[str]:
     for inline in re.findall(r"`(python3 [^`]+)`", text):
         commands.append(inline.strip())
     return [c for c in commands if not c.startswith(SKIP)]
+
+
+def distinct_commands(docs) -> list[tuple[Path, str]]:
+    """(the first file showing it, the command) for every command the files
+    show, each once: the same words (comments aside) run from the same place
+    are one check however many files show them."""
+    seen, out = set(), []
+    for doc in docs:
+        for command in documented_commands(doc):
+            words, expected = split(command)
+            key = (doc.name == "SKILL.md", tuple(words), expected)  # SKILL.md's run elsewhere
+            if key not in seen:
+                seen.add(key)
+                out.append((doc, command))
+    return out
 
 
 def split(command: str) -> tuple[list[str], int]:
@@ -102,7 +122,7 @@ class DocumentedCommands(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_there_are_commands_to_check(self):
-        for doc in DOCS:
+        for doc in (README, SKILL):
             self.assertGreater(len(documented_commands(doc)), 3, doc)
 
     @requires_ab
@@ -116,7 +136,7 @@ class DocumentedCommands(unittest.TestCase):
             self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         with StandinServer() as normal, StandinServer(dev=True) as dev:
             checks = [(doc, command, *self._prepare(doc, command, normal.url, dev.url))
-                      for doc in DOCS for command in documented_commands(doc)
+                      for doc, command in distinct_commands(DOCS)
                       if (have_git() or not builds_a_revision(command))  # they need a git checkout
                       and (perf_usable() is None or "--profile" not in command)]
             # Four at a time: most of each command's time is a Python start and
