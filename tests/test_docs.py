@@ -1,5 +1,5 @@
 """Docs never rot: every command shown in README.md, SKILL.md and docs/*.md
-runs.
+runs, and every link between them leads somewhere.
 
 Commands are taken from the ```bash blocks and from the backticked commands
 (SKILL.md's decision table, the flags' `--help`). Each runs as written, with
@@ -31,6 +31,7 @@ README = REPO / "README.md"
 SKILL = REPO / "SKILL.md"
 DOCS = (README, SKILL, *sorted((REPO / "docs").glob("*.md")))  # new docs are covered as they come
 SKIP = ("python3 -m unittest",)
+README_MAX_LINES = 250
 
 
 def run_script(script: str, cwd: Path, *args, timeout=120, env=None):
@@ -229,6 +230,69 @@ class DocumentedCommands(unittest.TestCase):
             if flag in args:
                 args = set_flag(args, flag, str(self.dir / Path(args[args.index(flag) + 1]).name))
         return set_flag(args, "--db", str(self.db))
+
+
+def prose(text: str) -> str:
+    """Markdown without its fenced code blocks (a `# ...` line there is no heading)."""
+    return re.sub(r"^```.*?^```[^\n]*$", "", text, flags=re.S | re.M)
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a file's headings: lower case, punctuation
+    but hyphens and underscores dropped, spaces made hyphens, repeats -1, -2..."""
+    found = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", prose(path.read_text(encoding="utf-8")), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        candidate, number = slug, 1
+        while candidate in found:
+            candidate, number = f"{slug}-{number}", number + 1
+        found.add(candidate)
+    return found
+
+
+def relative_links(path: Path) -> list[str]:
+    """The targets of the file's Markdown links that stay in this repository."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", prose(path.read_text(encoding="utf-8")))
+    return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t)]
+
+
+class DocumentedLinks(unittest.TestCase):
+    def assert_links_resolve(self, doc: Path, base: Path):
+        for link in relative_links(doc):
+            with self.subTest(doc=doc.name, link=link):
+                target, _, anchor = link.partition("#")
+                where = (base / target) if target else doc
+                self.assertTrue(where.exists(), f"{doc.name}: {link}: no {where}")
+                if anchor:
+                    self.assertIn(anchor, anchors(where), f"{doc.name}: {link}: no such heading")
+
+    def test_every_relative_link_resolves(self):
+        for doc in DOCS:
+            self.assert_links_resolve(doc, doc.parent)
+
+    def test_skill_links_resolve_where_claude_code_reads_it(self):
+        # .claude/skills/<name>/SKILL.md is a symlink: its links are read from that folder.
+        for skill in (REPO / ".claude" / "skills").glob("*/SKILL.md"):
+            self.assert_links_resolve(skill, skill.parent)
+
+    def test_readme_links_every_docs_file(self):
+        linked = {(README.parent / link.partition("#")[0]).resolve() for link in relative_links(README)}
+        for doc in sorted((REPO / "docs").glob("*.md")):
+            self.assertIn(doc.resolve(), linked, f"README.md does not link docs/{doc.name}")
+
+    def test_readme_is_short(self):
+        lines = len(README.read_text(encoding="utf-8").splitlines())
+        self.assertLessEqual(lines, README_MAX_LINES, "README.md: move the detail to a docs/ file")
+
+
+class TheTestCommand(unittest.TestCase):
+    def test_ci_runs_exactly_the_readme_test_command(self):
+        blocks = "".join(re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S))
+        shown = [line.strip() for line in blocks.splitlines() if line.strip().startswith(SKIP)]
+        ci = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()
+              if line.strip().startswith(SKIP)]
+        self.assertEqual(len(shown), 1, shown)
+        self.assertEqual(ci, shown)
 
 
 if __name__ == "__main__":
