@@ -6,7 +6,7 @@ import sys
 import unittest
 from unittest import mock
 
-from lib.machine import cpus
+from lib.machine import cpus, disturbance
 from lib.machine.cpus import CpuTimes, MachineSnapshot, Pinning
 
 STAT = """cpu  463180 2737 197506 919626 2075 0 17703 144 0 0
@@ -126,8 +126,8 @@ class Figures(unittest.TestCase):
         rows = [{"steal_pct": 1.0, "samples": [{"steal_pct": 0.5, "other_busy_pct": 3.0},
                                                {"steal_pct": 7.5, "other_busy_pct": None}]},
                 {"steal_pct": 2.0, "other_busy_pct": 40.0, "samples": []}]
-        self.assertEqual(cpus.worst(rows), (7.5, 40.0))
-        self.assertEqual(cpus.worst([{"samples": [{}]}]), (None, None))
+        self.assertEqual(disturbance.worst(rows), (7.5, 40.0))
+        self.assertEqual(disturbance.worst([{"samples": [{}]}]), (None, None))
 
 
 class OneCpu(unittest.TestCase):
@@ -141,14 +141,14 @@ class OneCpu(unittest.TestCase):
 
 class Note(unittest.TestCase):
     def test_quiet_machines_get_none(self):
-        self.assertIsNone(cpus.disturbance_note(None, None))
-        self.assertIsNone(cpus.disturbance_note(cpus.STEAL_NOTE_PCT - 0.1, cpus.OTHER_BUSY_NOTE_PCT - 0.1))
+        self.assertIsNone(disturbance.disturbance_note(None, None))
+        self.assertIsNone(disturbance.disturbance_note(disturbance.STEAL_NOTE_PCT - 0.1, disturbance.OTHER_BUSY_NOTE_PCT - 0.1))
 
     def test_either_figure_earns_a_note(self):
-        note = cpus.disturbance_note(cpus.STEAL_NOTE_PCT, 0.0)
+        note = disturbance.disturbance_note(disturbance.STEAL_NOTE_PCT, 0.0)
         self.assertIn("stole 5%", note)
         self.assertNotIn("other processes", note)
-        note = cpus.disturbance_note(0.0, 31.2)
+        note = disturbance.disturbance_note(0.0, 31.2)
         self.assertIn("other processes kept 31% of the CPUs busy", note)
         self.assertIn("may be spoiled", note)
 

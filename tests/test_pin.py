@@ -10,7 +10,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from lib.machine import cpus
+from lib.machine import cpus, disturbance
 from lib.show import report
 from lib.db import open_db
 from tests.cli import BENCHMARK, LiveBenchmark, demo_args, run_benchmark
@@ -140,7 +140,7 @@ class Notes(TempDirTestCase):
         gathered = report.collect(db, busy)
         entry = report.to_json(gathered)["comparison"]["/hello"]
         self.assertEqual((entry["other_busy_pct"], entry["steal_pct"]), (41.0, 6.0))
-        self.assertEqual(entry["machine_note"], cpus.disturbance_note(6.0, 41.0))
+        self.assertEqual(entry["machine_note"], disturbance.disturbance_note(6.0, 41.0))
         text = report.render_markdown(gathered)
         self.assertIn(f"- /hello: {entry['machine_note']}", text)
         self.assertIn("other processes kept 41% of the CPUs busy", text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from datetime import datetime
 
 
@@ -83,6 +82,7 @@ def width(text: str) -> int:
     """Columns the text takes in a terminal (wide East Asian characters take two)."""
     if text.isascii():
         return len(text)
+    import unicodedata  # only for text that is not ASCII: most views never need it
     columns = 0
     for ch in text:
         if unicodedata.combining(ch):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lib.machine import cpus
+from lib.machine import disturbance
 from lib.judge import stats
 from lib.core.text import result_key, sweeps
 
@@ -104,13 +104,13 @@ class EndpointVerdict:
     first_look: "EndpointVerdict | None" = None
     confirmed_by: int | None = None  # the confirming pair's candidate run
     # The most CPU time stolen, and the most other load, during any sample of
-    # either run's result (lib/machine/cpus.py): what may have spoiled these verdicts.
+    # either run's result (lib/machine/disturbance.py): what may have spoiled these verdicts.
     steal_pct: float | None = None
     other_busy_pct: float | None = None
 
     @property
     def machine_note(self) -> str | None:
-        return cpus.disturbance_note(self.steal_pct, self.other_busy_pct)
+        return disturbance.disturbance_note(self.steal_pct, self.other_busy_pct)
 
     @property
     def rps(self) -> MetricVerdict:
@@ -184,7 +184,7 @@ def judge_endpoint(key: str, baseline: dict, current: dict, *, threshold_pct: fl
         else:
             metrics[metric.name] = judge_metric(metric, baseline, current, threshold_pct=threshold_pct,
                                                 history=history.get(metric.name), paired=paired)
-    steal, other = cpus.worst([baseline, current])
+    steal, other = disturbance.worst([baseline, current])
     return EndpointVerdict(key=key, endpoint=current["endpoint"], category=current["category"],
                            concurrency=current["concurrency"], compared=reason is None,
                            not_compared_reason=reason, metrics=metrics, steal_pct=steal,

@@ -12,8 +12,8 @@ Each sample also records, from /proc/stat over the CPUs the run uses, the
 share of CPU time the hypervisor stole (`steal_pct`) and the share the
 servers and the load generator did not use but something else did
 (`other_busy_pct`): `parse_stat` and `sample_figures` are pure,
-`snapshot` reads. `disturbance_note` is the one wording of "this may have
-spoiled the figures".
+`snapshot` reads. Whether those figures spoiled a result is
+lib/machine/disturbance.py's to say.
 """
 from __future__ import annotations
 
@@ -24,14 +24,6 @@ from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-# When a figure is worth a note beside the verdicts it may have spoiled.
-# Steal: a verdict needs a change of --threshold (5%) by default; a sample that
-# lost that much of its CPU time to the hypervisor can make one by itself.
-STEAL_NOTE_PCT = 5.0
-# Other load: on a 2-core machine the server and the load generator each need
-# about a core; something else keeping a quarter of the CPUs busy takes half
-# a core from one of them, far more than the 5% a verdict calls.
-OTHER_BUSY_NOTE_PCT = 25.0
 # /proc/stat counts in clock ticks (10 ms), and the server's and the load
 # generator's CPU times are cut to ticks too: a few ticks either way. Below
 # this many ticks of the CPUs' time (0.25 s on 2 CPUs) a sample is too short
@@ -236,30 +228,3 @@ def sample_figures(before: MachineSnapshot, after: MachineSnapshot,
         ours = server_cpu_s + (after.own_cpu_s - before.own_cpu_s)
         out["other_busy_pct"] = round(max(0.0, 100.0 * (busy_s - ours) / (total / _TICKS)), 1)
     return out
-
-
-def worst(rows) -> tuple[float | None, float | None]:
-    """The highest steal_pct and other_busy_pct over the samples of these
-    result rows (a row without samples counts with its own figures)."""
-    steal, other = [], []
-    for row in rows:
-        for sample in row.get("samples") or [row]:
-            if sample.get("steal_pct") is not None:
-                steal.append(sample["steal_pct"])
-            if sample.get("other_busy_pct") is not None:
-                other.append(sample["other_busy_pct"])
-    return (max(steal) if steal else None), (max(other) if other else None)
-
-
-def disturbance_note(steal_pct: float | None, other_busy_pct: float | None) -> str | None:
-    """The one sentence every view shows when a sample's machine was disturbed
-    enough to spoil its figures (the thresholds above); None otherwise."""
-    parts = []
-    if steal_pct is not None and steal_pct >= STEAL_NOTE_PCT:
-        parts.append(f"the hypervisor stole {steal_pct:.0f}% of the CPU time")
-    if other_busy_pct is not None and other_busy_pct >= OTHER_BUSY_NOTE_PCT:
-        parts.append(f"other processes kept {other_busy_pct:.0f}% of the CPUs busy")
-    if not parts:
-        return None
-    return ("machine disturbed: during a sample " + " and ".join(parts)
-            + "; these figures may be spoiled: measure again on a quieter machine")

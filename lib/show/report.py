@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 
 from lib.core.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps,
                            timestamp_text)
-from lib.explain import probe, profiles
 from lib.judge.comparison import Comparison, compare_with_baseline
-from lib.judge.series import looks_like_leak
-from lib.machine import cpus
+from lib.machine import disturbance
 from lib.machine.environment import of_run as environment_of
 from lib.show.comparison_view import comparison_json, comparison_lines, comparison_verdict
 from lib.show.history import run_json
@@ -67,10 +65,34 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     other = run.get("paired_with") if run.get("side") == "candidate" else None
     results = db.results(run_id)
     several = sweeps(results) or comparison.several
-    return RunReport(run, results, comparison, profiles.gather(db, run_id, other, several))
+    found = {}
+    if db.profiles(run_id):  # most runs have none: they never import what reads them
+        from lib.explain import profiles
+        found = profiles.gather(db, run_id, other, several)
+    return RunReport(run, results, comparison, found)
 
 
 # ---- JSON -----------------------------------------------------------------
+
+# What only some runs need (a profile, three samples, a probe) is imported when
+# one is shown, so the report of a plain run starts fast.
+
+def _profiles():
+    from lib.explain import profiles
+    return profiles
+
+
+def _looks_like_leak(rss: list) -> bool:
+    if len(rss) < 3:
+        return False
+    from lib.judge.series import looks_like_leak
+    return looks_like_leak(rss)
+
+
+def _probe_explain(answer: str) -> str:
+    from lib.explain import probe
+    return probe.explain(answer)
+
 
 def result_json(row: dict) -> dict:
     out = {name: row.get(column) for name, column in RESULT_FIELDS}
@@ -82,7 +104,7 @@ def result_json(row: dict) -> dict:
     for sample in out["samples"]:
         sample["time_per_request_ms"] = sample.pop("time_per_request")
     rss = [s["server_rss_kb_after"] for s in out["samples"] if s.get("server_rss_kb_after") is not None]
-    out["possible_leak"] = looks_like_leak(rss) if len(rss) >= 3 else False
+    out["possible_leak"] = _looks_like_leak(rss)
     return out
 
 
@@ -91,7 +113,7 @@ def to_json(report: RunReport) -> dict:
     out["results"] = [result_json(row) for row in report.results]
     out.update(comparison_json(report.comparison))
     out["verdict"] = verdict_line(report)
-    out["profiles"] = profiles.to_json(report.profiles)
+    out["profiles"] = _profiles().to_json(report.profiles) if report.profiles else {}
     return out
 
 
@@ -121,7 +143,7 @@ def verdict_line(report: RunReport) -> str:
         parts.append(f"against run {report.comparison.baseline['run_id']}: "
                      + comparison_verdict(report.comparison))
         endpoints = report.comparison.endpoints
-        changes = {key: profiles.headline_changes(prof) for key, prof in report.profiles.items()
+        changes = {key: _profiles().headline_changes(prof) for key, prof in report.profiles.items()
                    if key in endpoints and endpoints[key].rps.called}
         why = [f"{safe(key)} {text}" for key, text in changes.items() if text]
         if why:
@@ -151,7 +173,7 @@ def render_markdown(report: RunReport) -> str:
     out += _problem_details(rows, several)
     verdicts = {key: f"{entry.rps.verdict} {pct(entry.rps.change_pct)}"
                 for key, entry in report.comparison.endpoints.items() if entry.compared}
-    out += profiles.markdown(report.profiles, verdicts)
+    out += _profiles().markdown(report.profiles, verdicts) if report.profiles else []
     comparison = report.comparison
     out += [f"> Note: {safe(note)}" for note in comparison.notes] + ([""] if comparison.notes else [])
     if comparison.compared:
@@ -175,7 +197,7 @@ def _attention(report: RunReport) -> list[str]:
         out.append(f"> - **{cell(row['endpoint'])}** {cell(row['status'])}"
                    + (f" by **{cell(row['crash_signal'])}**" if row.get("crash_signal") else "")
                    + (f": {cell(row['error'])}" if row.get("error") else "")
-                   + (f"; {cell(probe.explain(row['probe']))}" if row.get("probe") else ""))
+                   + (f"; {cell(_probe_explain(row['probe']))}" if row.get("probe") else ""))
     if run.get("error"):
         out.append(f"> - run: {cell(run['error'])}")
     return out + [""]
@@ -241,9 +263,9 @@ def _resources_section(rows: list[dict], several: bool) -> list[str]:
         if row.get("client_bound"):
             notes.append("client-bound: the load generator, not the server, was the limit")
         rss = [s["server_rss_kb_after"] for s in row.get("samples") or [] if s.get("server_rss_kb_after")]
-        if len(rss) >= 3 and looks_like_leak(rss):
+        if _looks_like_leak(rss):
             notes.append("RSS grew every sample: possible leak")
-        disturbed = cpus.disturbance_note(*cpus.worst([row]))
+        disturbed = disturbance.disturbance_note(*disturbance.worst([row]))
         if disturbed:
             notes.append(disturbed)
         out.append(f"| {cell(result_key(row, several))} | {num(row.get('server_cpu_us_per_req'), 0)} | "
@@ -288,7 +310,7 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
             for item in errors:
                 out.append(f"  - `{_code(item['line'])}`" + (f" (x{item['count']})" if item["count"] > 1 else ""))
         if row.get("probe"):
-            out.append(f"- {safe(probe.explain(row['probe']))}; its answer: `{_code(row['probe'])}`")
+            out.append(f"- {safe(_probe_explain(row['probe']))}; its answer: `{_code(row['probe'])}`")
         if row.get("backtrace"):
             frames = [l for l in row["backtrace"].splitlines() if l.lstrip().startswith("#")][:8]
             port = f" on port {row['backtrace_port']}" if row.get("backtrace_port") else ""
