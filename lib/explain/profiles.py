@@ -56,11 +56,12 @@ class EndpointProfile:
         return (self.profiled_rps / self.measured_rps - 1) * 100
 
 
-def gather(db, run_id: int, other_run_id: int | None, several: bool) -> dict[str, EndpointProfile]:
-    """The run's profiles by result key (text.result_key with `several`, as
-    the run's results and comparison are keyed); with `other_run_id` (the
-    other side of a side-by-side run) each also holds what changed against it."""
-    out = {result_key(row, several): _profile(row, result_key(row, several)) for row in db.profiles(run_id)}
+def gather(db, rows: list[dict], other_run_id: int | None, several: bool) -> dict[str, EndpointProfile]:
+    """The run's profiles (`rows`, as db.profiles returns them) by result key
+    (text.result_key with `several`, as the run's results and comparison are
+    keyed); with `other_run_id` (the other side of a side-by-side run) each
+    also holds what changed against it."""
+    out = {result_key(row, several): _profile(row, result_key(row, several)) for row in rows}
     if other_run_id is not None and out:
         from lib.explain import stacks
         others = {result_key(row, several): row for row in db.profiles(other_run_id)}

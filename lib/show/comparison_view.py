@@ -1,6 +1,6 @@
 """A comparison of two runs in words and JSON, the same wherever it appears:
-a run's report (lib/show/report.py), `show_results.py --compare` (text and
---json) and the pull request's summary. Its JSON fields (`comparison_json`,
+a run's report (lib/show/report.py) and `show_results.py --compare` (text and
+--json). Its JSON fields (`comparison_json`,
 `compare_json`), its one-line verdict (`comparison_verdict`) and its table
 (`comparison_lines`). Apart from the run report so that --compare does not
 import what only a report of one run shows (profiles, probes, resources).

@@ -155,7 +155,7 @@ def profile_data(db, ref: str, endpoint: str | None, *, one: bool) -> dict:
     run_id = resolve_run(db, ref, "--profile")
     run = db.run(run_id)
     other = run.get("paired_with") if run.get("side") == "candidate" else None
-    found = profiles.gather(db, run_id, other, sweeps(db.results(run_id, with_samples=False)))
+    found = profiles.gather(db, db.profiles(run_id), other, sweeps(db.results(run_id, with_samples=False)))
     if not found:
         raise ViewError(f"run {run_id} has no profiles: measure with benchmark.py --profile")
     if endpoint is not None:

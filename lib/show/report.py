@@ -65,10 +65,8 @@ def collect(db, run_id: int, *, baseline_id: int | None = None, threshold_pct: f
     other = run.get("paired_with") if run.get("side") == "candidate" else None
     results = db.results(run_id)
     several = sweeps(results) or comparison.several
-    found = {}
-    if db.profiles(run_id):  # most runs have none: they never import what reads them
-        from lib.explain import profiles
-        found = profiles.gather(db, run_id, other, several)
+    rows = db.profiles(run_id)
+    found = _profiles().gather(db, rows, other, several) if rows else {}  # most runs have none
     return RunReport(run, results, comparison, found)
 
 
