@@ -17,7 +17,7 @@ from tests.fakehbf import fake_bazel_env, git, have_git, make_repo
 from tests.support import TempDirTestCase, free_port, requires_ab
 from tests.test_json_reference import documented
 
-SLOW = "--work-us 600"
+SLOW = "--work-us 1500"  # well above the noise even while other test modules run beside it
 BROKEN = "--fail-on /hello"  # the stand-in answers 500 to every request for /hello
 LOAD = ["--only", "/hello", "--requests", "150", "--concurrency", "2", "--repeat", "5", "--warmup", "0"]
 # A broken endpoint needs no statistics: a light load tells.

@@ -6,8 +6,9 @@ from pathlib import Path
 from tests.support import wait_until
 
 
-def tagged_processes() -> list[str]:
-    marker = f"HBF_BENCH_TEST_TAG={os.environ['HBF_BENCH_TEST_TAG']}".encode()
+def tagged_processes(tag: str = "HBF_BENCH_TEST_TAG") -> list[str]:
+    """Processes started by this test module (or, with HBF_BENCH_SUITE_TAG, by the whole suite)."""
+    marker = f"{tag}={os.environ[tag]}".encode()
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -25,9 +26,9 @@ def tagged_processes() -> list[str]:
 class NoProcessLeftBehind(unittest.TestCase):
     def test_every_started_process_is_gone(self):
         # A process stopped at the very end of the previous test may still be exiting.
-        wait_until(lambda: not tagged_processes(), timeout=10,
+        wait_until(lambda: not tagged_processes("HBF_BENCH_SUITE_TAG"), timeout=10,
                    message="processes started by the tests are still running")
-        self.assertEqual(tagged_processes(), [])
+        self.assertEqual(tagged_processes("HBF_BENCH_SUITE_TAG"), [])
 
 
 if __name__ == "__main__":
