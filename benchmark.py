@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         from lib.show import report
         # Open-loop load (--rate) is the built-in engine's alone.
         engine = engines.resolve("python" if args.rate and args.engine == "auto" else args.engine)
+        check_limits(suite, args)
         if args.bisect:  # many run pairs, one report of its own (its errors are one line too)
             from lib.run import bisection
             check_steps(suite, args, engine)
@@ -163,6 +164,16 @@ def check_steps(suite, args, engine: str) -> None:
                     f"{requests} requests; raise its requests or lower the concurrency")
 
 
+def check_limits(suite, args) -> None:
+    """Every limit (the suite's and --limit's) bounds an endpoint this run
+    measures, with a figure it measures."""
+    from lib.judge.limits import LimitError, check_applicable
+    try:
+        check_applicable(suite.all_limits() + args.limit, suite.endpoints, own_servers=not args.url)
+    except LimitError as exc:
+        raise options.UsageError(str(exc)) from None
+
+
 def resolve_baseline(ref: str, db_path: Path) -> int:
     """--baseline is checked read-only, before the database is created or upgraded."""
     from lib.db import open_db as open_database
@@ -225,9 +236,15 @@ def exit_code(outcome, gathered: report.RunReport, args) -> int:
         return outcome.exit_code
     if outcome.baseline is not None and outcome.baseline.exit_code:
         return outcome.baseline.exit_code  # side by side: a crashed baseline spoils the comparison
+    from lib.judge.limits import crossed, crossed_text
+    from lib.core.text import safe
+    broken = crossed(gathered.results)
+    if broken:
+        print("benchmark.py: limit crossed: " + "; ".join(safe(crossed_text(row["endpoint"], entry))
+                                                         for row, entry in broken), file=sys.stderr)
+        return 1
     if args.fail_on_regression is not None:
         from lib.judge.compare import regressions
-        from lib.core.text import safe
         limit = args.threshold if args.fail_on_regression < 0 else args.fail_on_regression
         worst = regressions(gathered.comparison.endpoints, args.fail_on, limit)
         if worst:

@@ -79,6 +79,9 @@ _RUN_COLUMNS_V3 = (
     # --pin: where the servers and the load generator ran ("server 0 / load 1");
     # NULL when not pinned (as every run of older versions).
     ("pinned", "TEXT", None),
+    # Which endpoints were measured over a `setup` (lib/run/suite.py), as one
+    # fingerprint; NULL when none was (every run before setups existed).
+    ("setup", "TEXT", None),
 )
 
 _RUN_COLUMNS_ALL = _RUN_COLUMNS_V1 + _RUN_COLUMNS_V2 + _RUN_COLUMNS_V3
@@ -138,6 +141,10 @@ RESULT_COLUMNS = (
     # The median over samples of the CPU time the hypervisor stole and of the
     # machine's other load (lib/machine/cpus.py); a version 3 file lacking them gains them.
     "steal_pct", "other_busy_pct",
+    # The limits checked on this result (lib/judge/limits.py), as the JSON's
+    # list of {metric, op, bound, value, passed}; NULL when none applied.
+    "limits",
+    "setup_fingerprint",  # of the endpoint's setup requests (lib/run/suite.py); NULL: none
 )
 _RESULT_TYPES = {
     "complete_requests": "INTEGER", "non_2xx": "INTEGER", "failed_connect": "INTEGER",
@@ -906,7 +913,9 @@ class Database:
 COMPARABLE_FIELDS = (("pod", "test"), ("build_mode", None), ("requests", None), ("concurrency", None),
                      ("engine", "ab"), ("keepalive", 0), ("rate", None),
                      # Pinned and unpinned runs measure differently (that is the point of --pin).
-                     ("pinned", "not pinned"))
+                     ("pinned", "not pinned"),
+                     # A listing over 200 seeded files is another measurement than over none.
+                     ("setup", "none"))
 
 
 # A run whose results history follows (trends, charts, the noise of earlier

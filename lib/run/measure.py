@@ -22,7 +22,7 @@ from lib.core.console import end_progress, progress_printer, say
 from lib.core.loadresult import LoadResult
 from lib.server import HbfServer, health_ok
 from lib.run.suite import Endpoint
-from lib.core.text import now_text, slug
+from lib.core.text import now_text, slug, status_line
 
 
 def default_warmup(requests: int, concurrency: int) -> int:
@@ -41,6 +41,7 @@ def base_row(endpoint: Endpoint, requests: int, concurrency: int, plan) -> dict:
         "method": endpoint.method, "path": endpoint.path, "server": endpoint.server,
         "engine": plan.engine, "engine_version": plan.engine_version,
         "keepalive": int(plan.keepalive), "started_at": now_text(),
+        "setup_fingerprint": endpoint.setup_fingerprint,
     }
 
 
@@ -80,7 +81,26 @@ class EndpointMeasurement:
         self.stopped = True
         self.slot.needs_restart = True
 
+    def set_up(self) -> None:
+        """The endpoint's `setup` requests, before its warmup, not measured: the
+        state users have (200 files in the folder a listing lists). Sent again
+        to every fresh server. A non-2xx answer fails the endpoint, with it as the probe."""
+        for request in self.endpoint.setup:
+            for i in range(1, request.count + 1):
+                numbered = request.numbered(i)
+                answer = probe.ask(self.slot.url + numbered.path, numbered, timeout=self.plan.request_timeout)
+                status = status_line(answer)
+                if status is None or status[:1] != "2":
+                    self.status, self.stopped = "failed", True
+                    self.error = (f"setup failed: {status or answer} for {numbered.method} {numbered.path} "
+                                  f"(setup request {i} of {request.count})")
+                    self.row["probe"] = answer
+                    return
+
     def warm_up(self) -> None:
+        if self.stopped:
+            return
+        self.set_up()
         if self.stopped:
             return
         plan = self.plan

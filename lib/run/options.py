@@ -92,6 +92,15 @@ def metric_list(text: str) -> list[str]:
     return names
 
 
+def limit_flag(text: str):
+    """--limit "/hello:p99<50" -> a lib/judge/limits.py Limit."""
+    from lib.judge.limits import LimitError, parse_flag
+    try:
+        return parse_flag(text)
+    except LimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def revision_range(text: str) -> tuple[str, str]:
     """--bisect "v1.2..HEAD" -> ("v1.2", "HEAD")."""
     parts = text.split("..")
@@ -108,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "measure each endpoint of a suite, store every result in SQLite, and compare "
                     "with the last comparable run. Markdown on stdout (JSON with --json); "
                     "progress on stderr.",
-        epilog="Exit status: 0 every endpoint ok; 1 an endpoint failed, crashed or timed out "
-               "(or regressed, with --fail-on-regression); 2 bad input or environment; "
+        epilog="Exit status: 0 every endpoint ok; 1 an endpoint failed, crashed or timed out, "
+               "crossed a limit (or regressed, with --fail-on-regression); 2 bad input or environment; "
                "130/143 interrupted by Ctrl-C/SIGTERM.")
     target = parser.add_argument_group("what to measure")
     target.add_argument("--demo", action="store_true",
@@ -220,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the metrics whose regression fails the run (implies "
                                "--fail-on-regression): req/s, p50, p99, cpu, or their JSON names "
                                "(default: req/s)")
+    verdicts.add_argument("--limit", type=limit_flag, action="append", default=[],
+                          metavar="ENDPOINT-GLOB:METRIC<VALUE",
+                          help="an absolute bound the endpoints matching the glob must keep, e.g. "
+                               "'/hello:p99<50' or '*:req/s>=500' (<, <=, >, >=; metrics as --fail-on "
+                               "takes them, and failed); checked on the stored figure (the median "
+                               "of the samples); a crossed limit exits 1 (repeatable; suite files "
+                               "carry limits too)")
     verdicts.add_argument("--force", action="store_true",
                           help="compare even with a baseline measured by another engine")
 

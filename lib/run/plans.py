@@ -35,6 +35,7 @@ def run_plan(args, suite, engine: str, db_path: Path, target: tuple, commit: str
         # The stand-in's script is the last word of its command (benchmark.py's STANDIN).
         standin=Path(server_command[-1]) if args.demo else None,
         profile_freq=args.profile_freq if args.profile else None, perf_version=perf_version, pin=pin,
+        limits=suite.all_limits() + args.limit,
         run_row={
             "timestamp": now_text(), "git_commit": commit,
             "git_branch": branch, "build_mode": None if args.url else args.build_mode,  # unknown there
@@ -48,6 +49,7 @@ def run_plan(args, suite, engine: str, db_path: Path, target: tuple, commit: str
             "keepalive": int(args.keepalive), "rate": args.rate,
             "target": label, "environment": json.dumps(describe(engine, engine_version)),
             "pinned": pin.describe() if pin else None,
+            "setup": suite.setup_fingerprint,
         })
 
 

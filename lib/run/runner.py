@@ -37,7 +37,8 @@ from lib.builds import binaries
 from lib.explain.backtrace import NOT_REQUESTED, capture_for
 from lib.core.console import one_line, say
 from lib.machine.cpus import Pinning, running_on
-from lib.db import Database, DbError
+from lib.db import Database, DbError, dumps
+from lib.judge import limits as limit_rules
 from lib.core.errors import BenchError
 from lib.core.interrupts import Interrupted, deferred, signals_as_exceptions
 from lib.run.measure import EndpointMeasurement, base_row, default_warmup
@@ -96,6 +97,8 @@ class RunPlan:
     # --pin: the servers start on pin.server; this process (which runs ab and
     # wrk, and is the built-in Python engine) runs on pin.load during the run.
     pin: Pinning | None = None
+    # Absolute bounds checked on each result as it is stored (lib/judge/limits.py).
+    limits: list = field(default_factory=list)
 
     def steps(self) -> list[tuple[Endpoint, int, int]]:
         """(endpoint, requests, concurrency) in run order."""
@@ -368,7 +371,7 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
                 say(f"{label}{side}: not measured: {slot.down}")
                 row = base_row(endpoint, requests, concurrency, plan)
                 row.update(status="failed", error=f"not measured: {slot.down}")
-                db.add_result(arm.outcome.run_id, row)
+                db.add_result(arm.outcome.run_id, _with_limits(plan, row))
                 continue
             measurements.append((arm, EndpointMeasurement(plan, slot, endpoint, requests, concurrency)))
         if not measurements:
@@ -379,7 +382,7 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
         interleave(plan, [measurement for _, measurement in measurements])
         for arm, measurement in measurements:
             row, samples = measurement.finish()
-            result_id = db.add_result(arm.outcome.run_id, row, samples)  # stored before anything slow
+            result_id = db.add_result(arm.outcome.run_id, _with_limits(plan, row), samples)  # stored before anything slow
             if measurement.profile is not None:
                 db.add_profile(result_id, measurement.profile)
             elif measurement.profile_note and plan.profile_freq:
@@ -387,6 +390,13 @@ def _measure_all(plan: RunPlan, db: Database, arms: list[Arm]) -> None:
             say(f"{label}{f' ({arm.side})' if arm.side else ''}: {one_line(row)}")
             if row["status"] in ("crashed", "timeout"):
                 _after_crash_or_hang(plan, db, measurement, row, result_id, arm.outcome)
+
+
+def _with_limits(plan: RunPlan, row: dict) -> dict:
+    """The row with its checked limits, stored with it (NULL when none apply)."""
+    checks = limit_rules.check(plan.limits, row)
+    row["limits"] = dumps([c.to_json() for c in checks]) if checks else None
+    return row
 
 
 def interleave(plan: RunPlan, measurements: list[EndpointMeasurement]) -> None:

@@ -8,29 +8,51 @@ is found before anything starts and named with the file and the entry.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from lib.core.errors import BenchError
+from lib.judge import limits as limit_rules
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"  # lib/run/suite.py -> the checkout
 DEFAULT_SUITE = SUITES_DIR / "hbf-test-pod.toml"
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 SERVERS = ("normal", "dev")
-_TOP_KEYS = {"name", "description", "endpoints"}
+_TOP_KEYS = {"name", "description", "endpoints", "limits"}
 _ENDPOINT_KEYS = {
     "name", "category", "method", "path", "headers", "body", "body_file",
     "content_type", "server", "expect_status", "variable_length", "requests",
-    "concurrency",
+    "concurrency", "limits", "setup",
 }
+_SETUP_KEYS = {"method", "path", "body", "content_type", "count"}
+MAX_SETUP_REQUESTS = 100_000
 _CATEGORY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SuiteError(BenchError, ValueError):
     """A suite file that cannot be used; the message names file, entry and problem."""
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    """One request of an endpoint's `setup`, sent `count` times before its
+    warmup (not measured); "{i}" in path and body counts from 1. Shaped like
+    an Endpoint where lib/explain/probe.py reads one, so probe.ask sends it."""
+    method: str
+    path: str
+    body: bytes | None = None
+    content_type: str | None = None
+    count: int = 1
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def numbered(self, i: int) -> "SetupRequest":
+        body = None if self.body is None else self.body.replace(b"{i}", str(i).encode())
+        return SetupRequest(self.method, self.path.replace("{i}", str(i)), body, self.content_type, 1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,18 @@ class Endpoint:
     variable_length: bool = False  # ab -l: the body length varies between answers
     requests: int | None = None  # None: the run's --requests
     concurrency: int | None = None  # None: the run's --concurrency
+    limits: tuple[limit_rules.Limit, ...] = ()  # its own `limits = {...}` (lib/judge/limits.py)
+    setup: tuple[SetupRequest, ...] = ()  # sent before its warmup, not measured
+
+    @property
+    def setup_fingerprint(self) -> str | None:
+        """What its setup does, in 16 hex digits (None: no setup); stored with
+        each result, so results measured over another setup are told apart."""
+        if not self.setup:
+            return None
+        text = json.dumps([[r.method, r.path, (r.body or b"").decode("utf-8", "replace"), r.content_type,
+                            r.count] for r in self.setup])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -55,6 +89,21 @@ class Suite:
     description: str
     path: Path
     endpoints: tuple[Endpoint, ...]
+    limits: tuple[limit_rules.Limit, ...] = ()  # the suite-wide `limits = {...}`
+
+    @property
+    def setup_fingerprint(self) -> str | None:
+        """The run's: which endpoints have which setup (None: none has one).
+        A comparability field (lib/db.py COMPARABLE_FIELDS): a listing measured
+        over 200 seeded files is not compared with one over an empty folder."""
+        with_setup = {e.name: e.setup_fingerprint for e in self.endpoints if e.setup}
+        if not with_setup:
+            return None
+        return hashlib.sha256(json.dumps(with_setup, sort_keys=True).encode()).hexdigest()[:16]
+
+    def all_limits(self) -> list[limit_rules.Limit]:
+        """The suite's limits and its endpoints' own, as one list."""
+        return [*self.limits, *(limit for e in self.endpoints for limit in e.limits)]
 
     @property
     def servers(self) -> list[str]:
@@ -72,7 +121,7 @@ class Suite:
             names = ", ".join(sorted({e.category for e in self.endpoints}) + [e.name for e in self.endpoints])
             raise SuiteError(f"--only {' '.join(patterns)} matches no endpoint of suite "
                              f"{self.name!r}; known categories and names: {names}")
-        return Suite(self.name, self.description, self.path, kept)
+        return Suite(self.name, self.description, self.path, kept, self.limits)
 
 
 def load_suite(path: Path) -> Suite:
@@ -107,7 +156,15 @@ def parse_suite(data: dict, path: Path) -> Suite:
     description = data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise SuiteError(f"suite {path}: 'name' and 'description' must be strings")
-    return Suite(name, description, path, tuple(endpoints))
+    suite_limits = _limits(data["limits"], f"suite {path}", "*") if "limits" in data else ()
+    return Suite(name, description, path, tuple(endpoints), suite_limits)
+
+
+def _limits(table, where: str, endpoints: str) -> tuple[limit_rules.Limit, ...]:
+    try:
+        return tuple(limit_rules.parse_table(table, where, endpoints))
+    except limit_rules.LimitError as exc:
+        raise SuiteError(str(exc)) from None
 
 
 def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
@@ -167,8 +224,11 @@ def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
     if "requests" in entry and "concurrency" in entry and entry["concurrency"] > entry["requests"]:
         fail("'concurrency' cannot exceed 'requests'")
     default_name = endpoint_path if method == "GET" else f"{method} {endpoint_path}"
+    name = entry.get("name", default_name)
+    setup = _setup(entry["setup"], fail) if "setup" in entry else ()
+    own_limits = _limits(entry["limits"], where, _exactly(name)) if "limits" in entry else ()
     return Endpoint(
-        name=entry.get("name", default_name),
+        name=name,
         category=category,
         path=endpoint_path,
         method=method,
@@ -180,7 +240,44 @@ def _parse_endpoint(entry, index: int, path: Path) -> Endpoint:
         variable_length=entry.get("variable_length", False),
         requests=entry.get("requests"),
         concurrency=entry.get("concurrency"),
+        limits=own_limits,
+        setup=setup,
     )
+
+
+def _setup(entries, fail) -> tuple[SetupRequest, ...]:
+    """`setup = [{ method = "PUT", path = "/__dev/api/file?name=static/seed-{i}.txt", body = "x", count = 200 }]`."""
+    if not isinstance(entries, list) or not entries:
+        fail("'setup' must be a list of tables like { method = \"PUT\", path = \"/...\", count = 200 }")
+    out = []
+    for number, item in enumerate(entries, 1):
+        where = f"setup #{number}"
+        if not isinstance(item, dict):
+            fail(f"{where} must be a table")
+        unknown = set(item) - _SETUP_KEYS
+        if unknown:
+            fail(f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(_SETUP_KEYS))})")
+        for key in ("method", "path", "body", "content_type"):
+            if key in item and not isinstance(item[key], str):
+                fail(f"{where}: {key!r} must be a string")
+        path = item.get("path")
+        if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+            fail(f"{where}: needs a 'path' starting with '/' and holding no spaces")
+        method = item.get("method", "GET").upper()
+        if method not in METHODS:
+            fail(f"{where}: method {item['method']!r} is not one of {', '.join(METHODS)}")
+        count = item.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_SETUP_REQUESTS:
+            fail(f"{where}: 'count' must be a whole number from 1 to {MAX_SETUP_REQUESTS:,}")
+        body = item["body"].encode("utf-8") if "body" in item else None
+        out.append(SetupRequest(method, path, body,
+                                item.get("content_type", "text/plain" if body is not None else None), count))
+    return tuple(out)
+
+
+def _exactly(name: str) -> str:
+    """A glob that matches this one name ("?" and "[" in a path are no wildcards)."""
+    return re.sub(r"([*?[])", r"[\1]", name)
 
 
 def _body(entry: dict, path: Path, fail) -> bytes | None:

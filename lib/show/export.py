@@ -31,14 +31,15 @@ RUN_EXPORT_COLUMNS = (
 RESULT_EXPORT_COLUMNS = (
     "result_id", "category", "endpoint", "requests", "concurrency", "time_taken",
     "requests_per_sec", "time_per_request", "transfer_rate", "failed_requests",
-) + RESULT_COLUMNS
-# Run columns added after the result columns were listed go at the very end,
-# so every earlier column keeps its place.
-LATER_RUN_EXPORT_COLUMNS = ("run_pinned",)
-EXPORT_COLUMNS = RUN_EXPORT_COLUMNS + RESULT_EXPORT_COLUMNS + LATER_RUN_EXPORT_COLUMNS
+)
+# Columns added after these were listed go at the very end, in the order they
+# came, so every earlier column keeps its place.
+LATER_EXPORT_COLUMNS = ("run_pinned", "limits", "setup_fingerprint", "run_setup")
+RESULT_EXPORT_COLUMNS += tuple(c for c in RESULT_COLUMNS if c not in LATER_EXPORT_COLUMNS)
+EXPORT_COLUMNS = RUN_EXPORT_COLUMNS + RESULT_EXPORT_COLUMNS + LATER_EXPORT_COLUMNS
 TIMESTAMP_COLUMNS = ("run_timestamp", "run_finished_at", "started_at", "finished_at")
 # Columns holding JSON text: objects in the JSON export, the text itself in CSV.
-JSON_TEXT_COLUMNS = ("run_environment", "connection_times", "server_errors")
+JSON_TEXT_COLUMNS = ("run_environment", "connection_times", "server_errors", "limits")
 
 
 class ExportError(BenchError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from lib.core.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps,
                            timestamp_text)
+from lib.judge import limits as limit_rules
 from lib.judge.comparison import Comparison, compare_with_baseline
 from lib.machine import disturbance
 from lib.machine.environment import of_run as environment_of
@@ -39,6 +40,7 @@ RESULT_FIELDS = (
     ("server_log_tail", "server_log_tail"), ("backtrace", "backtrace"),
     ("backtrace_status", "backtrace_status"), ("backtrace_port", "backtrace_port"), ("probe", "probe"),
     ("result_id", "result_id"), ("steal_pct", "steal_pct"), ("other_busy_pct", "other_busy_pct"),
+    ("setup_fingerprint", "setup_fingerprint"),
 )
 SAMPLE_FIELDS = ("requests_per_sec", "time_per_request", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
                  "max_ms", "complete_requests", "failed_requests", "non_2xx", "time_taken",
@@ -97,6 +99,7 @@ def result_json(row: dict) -> dict:
     for name in ("server_errors", "connection_times"):
         out[name] = json.loads(row[name]) if row.get(name) else ([] if name == "server_errors" else None)
     out["client_bound"] = None if row.get("client_bound") is None else bool(row["client_bound"])
+    out["limits"] = limit_rules.stored(row)
     out["samples"] = [{k: s.get(k) for k in SAMPLE_FIELDS} | {"sample": s["sample_number"]}
                       for s in row.get("samples") or []]
     for sample in out["samples"]:
@@ -133,6 +136,11 @@ def verdict_line(report: RunReport) -> str:
     problems = [r for r in rows if (r.get("status") or "ok") != "ok"]
     for row in problems[:4]:
         parts.append(f"{safe(row['endpoint'])} {safe(status_text(row))}")
+    crossed = limit_rules.crossed(rows)
+    if crossed:
+        parts.append("limits crossed: " + "; ".join(safe(limit_rules.crossed_text(row["endpoint"], entry))
+                                                    for row, entry in crossed[:4])
+                     + (f" and {len(crossed) - 4} more" if len(crossed) > 4 else ""))
     if run.get("status") == "interrupted":
         parts.append("run interrupted")
     elif run.get("status") == "failed" and run.get("error"):
@@ -165,6 +173,7 @@ def render_markdown(report: RunReport) -> str:
             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     out += [_result_line(row, several) for row in rows]
     out.append("")
+    out += _limits_section(rows, several)
     out += _resources_section(rows, several)
     if several:
         out += _scaling_section(rows)
@@ -183,12 +192,24 @@ def render_markdown(report: RunReport) -> str:
     return "\n".join(out)
 
 
+def _limits_section(rows: list[dict], several: bool) -> list[str]:
+    checked = [(row, entry) for row in rows for entry in limit_rules.stored(row)]
+    if not checked:
+        return []
+    out = ["## Limits", "", "| Endpoint | metric | limit | value | kept |", "|---|---|---|---:|---|"]
+    out += [f"| {cell(result_key(row, several))} | {cell(entry['metric'])} | {entry['op']} {entry['bound']:g} | "
+            f"{num(entry['value'], 2)} | "
+            f"{'yes' if entry['passed'] else '**no: crossed**'} |" for row, entry in checked]
+    return out + [""]
+
+
 def _attention(report: RunReport) -> list[str]:
     """Problems first: a crash is the headline, not a footnote."""
     run = report.run
     problems = [r for r in report.results if (r.get("status") or "ok") != "ok"]
     # (A complete run may still carry an `error`: a server that had to be killed.)
-    if run.get("status") not in ("partial", "failed", "interrupted") and not problems and not run.get("error"):
+    if (run.get("status") not in ("partial", "failed", "interrupted") and not problems
+            and not run.get("error") and not limit_rules.crossed(report.results)):
         return []
     out = ["> **Attention:** " + verdict_line(report)]
     for row in problems:
