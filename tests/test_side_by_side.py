@@ -67,8 +67,8 @@ class SlowerCandidate(TempDirTestCase):
         endpoint, = json.loads(compared.stdout)["endpoints"]
         self.assertEqual((endpoint["verdict"], endpoint["method"]), ("regressed", "paired t-test"))
         listed = run_show("--db", self.db)
-        self.assertIn("[baseline of 2]", listed.stdout)
-        self.assertIn("[side by side with 1]", listed.stdout)
+        self.assertIn("\\[baseline of 2\\]", listed.stdout)
+        self.assertIn("\\[side by side with 1\\]", listed.stdout)
 
         # An ordinary run afterwards never takes the baseline side (another
         # binary, perhaps) as its automatic baseline: it takes the candidate.

@@ -139,7 +139,7 @@ class ListView(TempDir):
         db, ids = self.history(runs=4, notes={0: HOSTILE[1], 1: HOSTILE[3], 2: long_note, 3: HOSTILE[0]})
         text = views.render_list(history.list_data(db, limit=10))
         self.assertIn("two⏎lines \\| pipe", text)
-        self.assertIn("\\x1b[2J", text)  # no raw escape sequence reaches the terminal
+        self.assertIn("\\x1b\\[2J", text)  # no raw escape sequence reaches the terminal (its "[" escaped)
         self.assertNotIn("\x1b", text)
         self.assertIn("x" * (views.NOTES_WIDTH - 1) + "…", text)
         self.assertIn("'; DROP TABLE benchmark_runs; --", text)

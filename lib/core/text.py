@@ -55,13 +55,39 @@ def safe(value) -> str:
     return "".join(out)
 
 
+# Characters that make Markdown (GitHub's too) more than text: a table's
+# column break, code spans, links and images ([...](...)), raw HTML and
+# entities (&#64; would become an @ after rendering). Emphasis (* _ ~) is
+# left: it cannot link, notify or break anything, and escaping it would make
+# every "/__dev/api/files" in a terminal read "/\_\_dev".
+_MARKDOWN_SPECIAL = re.compile(r"([`\[\]<>|&])")
+_ESCAPING_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")  # or ends the text: what we append could follow
+_LINE_START = re.compile(r"^([#>+*=-]|\d+[.)])")  # a heading, quote, list or rule if it began a line
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(?=:)|\b(www)(?=\.)")
+_BREAK = "\u200b"  # zero-width space: breaks "@name" and "https://" apart, prints as nothing
+
+
+def md(value) -> str:
+    """Text from outside made inert in Markdown: `safe` (one line, no control
+    characters), then nothing in it can break a table, open a code span,
+    make a link, image or HTML element, or notify anyone (@name). The one
+    Markdown escape: table cells (`cell`), the reports and the pull-request summary use it."""
+    # A backslash is literal unless punctuation follows it; `safe`'s own
+    # spellings (\x1b, \u202e) stay as they read.
+    text = _ESCAPING_BACKSLASH.sub(r"\\\\", safe(value))
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _LINE_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
+    text = _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2)) + _BREAK, text)
+    return text.replace("@", "@" + _BREAK)
+
+
 def cell(value, width: int | None = None) -> str:
-    """One Markdown table cell: `safe`, optionally cut to `width` characters
-    with an ellipsis, pipes escaped so the table keeps its columns."""
+    """One Markdown table cell: `md`, optionally cut to `width` characters
+    (of the text as it reads) with an ellipsis."""
     text = safe(value)
     if width is not None and len(text) > width:
         text = text[: width - 1] + "…"
-    return text.replace("|", "\\|")
+    return md(text)
 
 
 def num(value, digits: int = 1) -> str:

@@ -39,6 +39,8 @@ class Comparison:
     threshold_pct: float = 5.0
     confirmation: dict | None = None  # lib/run/confirm.py's record on the run, if any
     several: bool = False  # results keyed with their concurrency (a sweep)
+    # Both runs measured the very same binary and flags: why nothing is called.
+    same_binary: str | None = None
 
     @property
     def compared(self) -> bool:
@@ -73,6 +75,7 @@ def compare_with_baseline(db, run_id: int, baseline_id: int | None = None, *,
         base_rows, rows, threshold_pct=threshold_pct, paired=out.paired, several=out.several,
         history_for=lambda row: _history(db, run, row, before_run_id=min(run_id, baseline_id)),
         same_binary=same)
+    out.same_binary = same
     out.notes += ([same + "; nothing is called"] if same else []) + _notes(run, baseline, out.paired)
     _lay_confirmation_over(db, out)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from lib.judge import stats
 from lib.judge.compare import METRIC_BY_NAME, METRICS, RPS, EndpointVerdict, MetricVerdict
 from lib.judge.comparison import Comparison, confirmation_applies
-from lib.core.text import cell, num, pct, safe, table
+from lib.core.text import cell, md, num, pct, safe, table
 from lib.show.history import run_json
 
 
@@ -108,6 +108,8 @@ def comparison_verdict(comparison: Comparison) -> str:
         label = METRIC_BY_NAME[call.metric].label
         per_endpoint.setdefault(call.endpoint, []).append(f"{label} {call.verdict} {pct(call.change_pct)}")
     text = "; ".join(f"{safe(key)} " + ", ".join(bits) for key, bits in per_endpoint.items())
+    if comparison.same_binary:  # one thing to say: nothing can be called (and nothing is "unclear")
+        return f"no significant change ({safe(comparison.same_binary)})"
     compared = sum(1 for e in comparison.endpoints.values() if e.compared)
     unclear = _unclear(comparison)
     if summary.undecided and summary.undecided == compared and not text and not unclear:
@@ -188,7 +190,7 @@ def comparison_lines(comparison: Comparison) -> list[str]:
     if comparison.paired:
         out.append("Side by side, a change is the geometric mean of the sample pairs' ratios "
                    "(marked \"pairs\"), not the ratio of the two medians shown.")
-    out += ["", *reasons, ""] + ([confirmed, ""] if confirmed else [])
+    out += ["", *reasons, ""] + ([md(confirmed), ""] if confirmed else [])
     summary = comparison.summary
     if summary.geometric_mean_ratio:
         ratio = summary.geometric_mean_ratio

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lib.core.text import (cell, commit_text, levels, num, pct, result_key, safe, status_text, sweeps,
+from lib.core.text import (cell, commit_text, levels, md, num, pct, result_key, safe, status_text, sweeps,
                            timestamp_text)
 from lib.judge import limits as limit_rules
 from lib.judge.comparison import Comparison, compare_with_baseline
@@ -165,7 +165,7 @@ def verdict_line(report: RunReport) -> str:
 def render_markdown(report: RunReport) -> str:
     run, rows = report.run, report.results
     several = sweeps(rows)
-    out = [f"# HBF benchmark run {run['run_id']}: {headline(report)}", ""]
+    out = [f"# HBF benchmark run {run['run_id']}: {md(headline(report))}", ""]
     out += _attention(report)
     out += _run_table(run)
     out += ["## Results", "",
@@ -182,13 +182,13 @@ def render_markdown(report: RunReport) -> str:
                 for key, entry in report.comparison.endpoints.items() if entry.compared}
     out += _profiles().markdown(report.profiles, verdicts) if report.profiles else []
     comparison = report.comparison
-    out += [f"> Note: {safe(note)}" for note in comparison.notes] + ([""] if comparison.notes else [])
+    out += [f"> Note: {md(note)}" for note in comparison.notes] + ([""] if comparison.notes else [])
     if comparison.compared:
         base = comparison.baseline
         out += [f"## Compared with run {base['run_id']} ({timestamp_text(base['timestamp'])}, "
-                f"{safe(commit_text(base))})", ""]
+                f"{md(commit_text(base))})", ""]
         out += comparison_lines(comparison)
-    out += [f"**Verdict:** {verdict_line(report)}", ""]
+    out += [f"**Verdict:** {md(verdict_line(report))}", ""]
     return "\n".join(out)
 
 
@@ -211,7 +211,7 @@ def _attention(report: RunReport) -> list[str]:
     if (run.get("status") not in ("partial", "failed", "interrupted") and not problems
             and not run.get("error") and not limit_rules.crossed(report.results)):
         return []
-    out = ["> **Attention:** " + verdict_line(report)]
+    out = ["> **Attention:** " + md(verdict_line(report))]
     for row in problems:
         out.append(f"> - **{cell(row['endpoint'])}** {cell(row['status'])}"
                    + (f" by **{cell(row['crash_signal'])}**" if row.get("crash_signal") else "")
@@ -318,18 +318,18 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
         if not interesting and not row.get("caveat"):
             continue
         name = result_key(row, several)
-        out += [f"### {safe(name)}: {safe(row.get('status') or 'ok')}", ""]
+        out += [f"### {md(name)}: {md(row.get('status') or 'ok')}", ""]
         if row.get("caveat"):
-            out += [f"Untrusted: {safe(row['caveat'])}.", ""]
+            out += [f"Untrusted: {md(row['caveat'])}.", ""]
         if row.get("error"):
-            out += [f"- {safe(row['error'])}"]
+            out += [f"- {md(row['error'])}"]
         if row.get("server_log_lines") is not None and interesting:
             out.append(f"- the server wrote {row['server_log_lines']} log line(s) during this endpoint"
                        + (", first distinct ones:" if errors else ""))
             for item in errors:
                 out.append(f"  - `{_code(item['line'])}`" + (f" (x{item['count']})" if item["count"] > 1 else ""))
         if row.get("probe"):
-            out.append(f"- {safe(_probe_explain(row['probe']))}; its answer: `{_code(row['probe'])}`")
+            out.append(f"- {md(_probe_explain(row['probe']))}; its answer: `{_code(row['probe'])}`")
         if row.get("backtrace"):
             frames = [l for l in row["backtrace"].splitlines() if l.lstrip().startswith("#")][:8]
             port = f" on port {row['backtrace_port']}" if row.get("backtrace_port") else ""
@@ -337,7 +337,7 @@ def _problem_details(rows: list[dict], several: bool) -> list[str]:
         elif row.get("status") == "crashed":
             from lib.explain.backtrace import status_text as backtrace_status_text  # (it drives gdb: heavy)
             why = backtrace_status_text(row.get("backtrace_status"), row.get("backtrace_port"))
-            out += [f"- {safe(why)}"] if why else []
+            out += [f"- {md(why)}"] if why else []
             if row.get("server_log_tail"):
                 out += ["", "Server log tail:", "", "```",
                         *map(_code, row["server_log_tail"].splitlines()[-10:]), "```"]

@@ -5,7 +5,7 @@ the database goes through lib/text.cell. (One run's report is lib/show/report.py
 """
 from __future__ import annotations
 
-from lib.core.text import build_text, cell, commit_text, num, pct, status_text, table, timestamp_text
+from lib.core.text import build_text, cell, commit_text, md, num, pct, status_text, table, timestamp_text
 
 NOTES_WIDTH = 40
 
@@ -66,7 +66,7 @@ def render_compare(comparison) -> str:
         out.append("**Verdict:** not compared")
         return "\n".join(out) + "\n"
     out += comparison_lines(comparison)
-    out.append(f"**Verdict:** {comparison_verdict(comparison)}")
+    out.append(f"**Verdict:** {md(comparison_verdict(comparison))}")
     return "\n".join(out) + "\n"
 
 
