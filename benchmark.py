@@ -98,9 +98,26 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report.to_json(gathered), indent=2, ensure_ascii=False))
     else:
         print(report.render_markdown(gathered))
+    if args.summary:
+        from lib.core.console import append_to
+        from lib.show import summary
+        append_to(args.summary, summary.render(gathered, rerun_command(argv)), "--summary")
     if outcome.crash is not None:
         raise outcome.crash
     return exit_code(outcome, gathered, args)
+
+
+def rerun_command(argv: list[str] | None) -> list[str]:
+    """The command that measures this again, as typed, less where its answers went."""
+    words, skip = [], False
+    for word in sys.argv[1:] if argv is None else argv:
+        if skip:
+            skip = False
+        elif word in ("--summary", "--db"):
+            skip = True
+        elif not word.startswith(("--summary=", "--db=")) and word != "--json":
+            words.append(word)
+    return ["python3", "benchmark.py", *words]
 
 
 def judge_and_confirm(args, plan, db, outcome, baseline_id: int | None, store: Path) -> report.RunReport:

@@ -50,3 +50,14 @@ def one_line(row: dict) -> str:
     if row.get("error"):
         parts.append(row["error"])
     return ", ".join(parts)
+
+
+def append_to(path: str, text: str, flag: str) -> None:
+    """Add text to a file the user named (`--summary`: a job summary collects
+    several steps' answers). A failure to write costs that file, never the
+    run's result or exit status: said in one line."""
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        print(f"benchmark.py: error: {flag} {path}: {exc.strerror or exc}", file=sys.stderr)

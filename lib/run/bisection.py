@@ -26,7 +26,7 @@ from pathlib import Path
 from lib.builds import binaries, revisions
 from lib.run import plans
 from lib.judge.comparison import compare_with_baseline
-from lib.core.console import say
+from lib.core.console import append_to, say
 from lib.db import DbError, open_db
 from lib.core.errors import BenchError
 from lib.run.runner import BaselineSide, execute
@@ -271,6 +271,8 @@ class Bisection:
             print(json.dumps(to_json(self, first or [], status), indent=2, ensure_ascii=False))
         else:
             print(render_markdown(self, first or [], status))
+        if self.args.summary:  # a bisection's answer is its report
+            append_to(self.args.summary, render_markdown(self, first or [], status) + "\n", "--summary")
 
     def tidy(self) -> None:
         """The kept binaries' usual retention, once, now that no step needs OLD's."""

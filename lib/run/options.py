@@ -244,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="results database (default: <workspace>/.benchmark/results.db)")
     output.add_argument("--notes", default="", help="free text stored with the run")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    output.add_argument("--summary", metavar="FILE",
+                        help="also append the run's answer as GitHub-flavoured Markdown to FILE (a pull "
+                             "request's job summary: --summary \"$GITHUB_STEP_SUMMARY\"): the verdict "
+                             "first, one table of every metric's change and p, failures, crossed "
+                             "limits, and the command that measures it again")
     output.add_argument("--keep-binaries", type=non_negative_int, default=20, metavar="N",
                         help="keep the binaries of the newest N runs (and of runs named as a "
                              "baseline) in .benchmark/binaries for --against and confirmation "
@@ -323,8 +328,18 @@ def validate(args: argparse.Namespace) -> None:
                          "a --url server was not started here: drop --pin")
     if args.pin is None:
         args.pin = PIN_BY_DEFAULT and not args.url
+    if args.summary is not None:
+        check_writable("--summary", Path(args.summary))
     if args.no_build and (args.demo or args.url):
         raise UsageError("--no-build only applies to a build from the HBF checkout")
+
+
+def check_writable(flag: str, path: Path) -> None:
+    """A file the run appends to at its end: its folder must exist and take writes now."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder if not path.exists() else path, os.W_OK):
+        raise UsageError(f"{flag} {path}: cannot append there (a folder, or a folder that does not exist "
+                         "or is not writable); give a file in a writable folder")
 
 
 def check_bisect(args: argparse.Namespace) -> None:
