@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     args = options.build_parser().parse_args(argv)
     try:
         options.validate(args)
+        if args.install_ci:
+            from lib.builds.install import install_ci
+            said, status = install_ci(Path(args.install_ci), HERE)
+            print(("benchmark.py: error: " if status else "") + said, file=sys.stderr)
+            return status
         if args.install_skill:
             from lib.builds.install import install_skill
             print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)

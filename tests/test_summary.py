@@ -68,7 +68,7 @@ class Answers(TempDirTestCase):
         earlier, first = out.read_text().splitlines()[:2]
         self.assertEqual(earlier, "earlier step")
         self.assertRegex(first, r"^\*\*HBF benchmark:\*\* /hello (req/s|p99) regressed -?\+?\d+\.\d% "
-                                r"\(side by side, p=")
+                                r"\(side by side, p(=|\\<)")
         self.assertIn("python3 benchmark.py --demo", out.read_text())
 
     def test_the_same_binary_twice_is_never_unclear(self):

@@ -222,3 +222,59 @@ def _swap(skills: Path, replaced: Path, target: Path, source: Path, files: list[
                                f"{exc.strerror or exc}; {outcome}") from None
         raise
     return moved
+
+
+# ---- the pull-request workflow (--install-ci) ------------------------------
+
+WORKFLOW = Path(".github") / "workflows" / "hbf-benchmark.yml"
+WORKFLOW_TEMPLATE = Path(__file__).resolve().parent / "templates" / "hbf-benchmark.yml"
+
+
+def workflow_text(skill_dir: str) -> str:
+    """The workflow, for the skill installed at `skill_dir` (relative to the checkout)."""
+    return WORKFLOW_TEMPLATE.read_text(encoding="utf-8").replace("@SKILL_DIR@", skill_dir)
+
+
+def install_ci(hbf: Path, source: Path) -> tuple[str, int]:
+    """The workflow at .github/workflows/hbf-benchmark.yml, and the skill it
+    runs (as --install-skill installs it): (what was done, exit status). A
+    different file already at that path is never changed, and nothing is
+    installed: the proposed workflow is written to .benchmark/ for the user
+    to compare, and the status is 2."""
+    hbf = hbf.resolve()
+    if not is_hbf_checkout(hbf):
+        raise InstallError(f"{hbf} is not an HBF checkout (no MODULE.bazel declaring "
+                           "module(name = \"hbf\")): pass the checkout's root")
+    text = workflow_text(f".claude/skills/{skill_name(source)}")
+    target = hbf / WORKFLOW
+    same = target.is_file() and not target.is_symlink() and target.read_bytes() == text.encode("utf-8")
+    if os.path.lexists(target) and not same:
+        proposed = hbf / ".benchmark" / "hbf-benchmark.proposed.yml"
+        try:
+            proposed.parent.mkdir(exist_ok=True)
+            proposed.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InstallError(f"{target} exists and differs, and the proposed workflow cannot be "
+                               f"written to {proposed}: {_reason(exc)}") from None
+        return (f"{target} exists and differs from this tool's workflow: left as it is, nothing "
+                f"installed; the proposed one is {proposed} (compare: diff {target} {proposed})"), 2
+    lines = install_skill(hbf, source).splitlines()[:-1]  # (its hint is for --install-skill)
+    if same:
+        return "\n".join(lines + [f"already set up: {target} holds exactly this workflow; nothing changed"]), 0
+    created: list[Path] = []
+    try:
+        _make(target.parent, created)
+        staging = target.with_name(f".{target.name}.installing")
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, target)
+    except BaseException as exc:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise InstallError(f"cannot write {target}: {_reason(exc)}") from None
+        raise
+    return "\n".join(lines + [f"wrote {target}: every pull request into main is benchmarked against "
+                              "its merge base; commit it to turn it on (docs/ci.md)"]), 0

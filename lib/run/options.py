@@ -253,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the binaries of the newest N runs (and of runs named as a "
                              "baseline) in .benchmark/binaries for --against and confirmation "
                              "(default: 20; 0 keeps none)")
+    output.add_argument("--install-ci", metavar="HBF_DIR",
+                        help="set up benchmarking on every pull request of an HBF checkout: write "
+                             ".github/workflows/hbf-benchmark.yml (and install the skill it runs) and "
+                             "exit; a different file at that path is left as it is (exit 2) and the "
+                             "proposed one is written to .benchmark/ to compare")
     output.add_argument("--install-skill", metavar="HBF_DIR",
                         help="install this skill into an HBF checkout's .claude/skills/hbf-benchmark and "
                              "exit; an older skill there or at .claude/skills/benchmark is moved to "

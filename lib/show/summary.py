@@ -38,17 +38,19 @@ def verdict(report) -> str:
     if comparison.same_binary:
         return "; ".join(parts + [comparison_verdict(comparison)])
     how = "side by side" if comparison.paired else "one run after the other"
-    moved = set()
+    per_endpoint: dict[str, list[str]] = {}
     for call in comparison.summary.calls:
         metric = comparison.endpoints[call.endpoint].metrics[call.metric]
         label = next(m.label for m in METRICS if m.name == call.metric)
-        parts.append(f"{call.endpoint} {label} {call.verdict} {pct(call.change_pct)} ({how}"
-                     + (f", p={stats.format_p(metric.p_adjusted)}" if metric.p_adjusted is not None else "") + ")")
-        moved.add(call.endpoint)
+        said = per_endpoint.setdefault(call.endpoint, [])
+        why = ([] if said else [how]) + ([stats.format_p(metric.p_adjusted)] if metric.p_adjusted is not None else [])
+        said.append(f"{label} {call.verdict} {pct(call.change_pct)}" + (f" ({', '.join(why)})" if why else ""))
+    parts += [f"{key} " + ", ".join(said) for key, said in per_endpoint.items()]
+    moved = set(per_endpoint)
     unchanged = sum(1 for key, e in comparison.endpoints.items()
                     if e.compared and key not in moved and e.rps.verdict != stats.INSUFFICIENT)
     plural = "s" if unchanged != 1 else ""
-    if moved:
+    if moved and unchanged:
         parts.append(f"{unchanged} endpoint{plural} unchanged")
     elif unchanged:
         parts.append(f"no significant change on any of {unchanged} endpoint{plural}")
@@ -117,7 +119,7 @@ def _metric_cell(verdict) -> str:
         return "–"
     text = pct(verdict.change_pct)
     if verdict.p_adjusted is not None:
-        text += f", p={stats.format_p(verdict.p_adjusted)}"
+        text += f", {stats.format_p(verdict.p_adjusted)}"
     if verdict.verdict in (stats.REGRESSED, stats.IMPROVED):
         text += f" **{verdict.verdict}**"
     return text
