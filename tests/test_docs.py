@@ -149,7 +149,8 @@ class DocumentedCommands(unittest.TestCase):
                 self.assertEqual(done.returncode, expected,
                                  f"{command}\n-> {args}\nstderr: {done.stderr[-2000:]}")
                 if "--help" not in args:
-                    self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--output" in args
+                    self.assertTrue(done.stdout.strip() or "--install-skill" in args or "--install-ci" in args
+                                    or "--output" in args
                                     or "--html" in args, f"{command} printed nothing")
 
     def _prepare(self, doc: Path, command: str, normal_url: str, dev_url: str):
@@ -173,12 +174,13 @@ class DocumentedCommands(unittest.TestCase):
     def _benchmark_args(self, args, normal_url, dev_url):
         if "--help" in args:
             return args
-        if "--install-skill" in args:
-            checkout = self.dir / "hbf-checkout"
-            shutil.rmtree(checkout, ignore_errors=True)
-            checkout.mkdir()
-            (checkout / "MODULE.bazel").write_text('module(name = "hbf", version = "0.0.1")\n')
-            return set_flag(args, "--install-skill", str(checkout))
+        for flag in ("--install-skill", "--install-ci"):
+            if flag in args:  # a fresh HBF checkout of its own for each
+                checkout = Path(tempfile.mkdtemp(dir=self.dir, prefix="hbf-checkout-"))
+                (checkout / "MODULE.bazel").write_text('module(name = "hbf", version = "0.0.1")\n')
+                return set_flag(args, flag, str(checkout))
+        if "--summary" in args:  # appended to a file here, never in the repository
+            args = set_flag(args, "--summary", str(self.dir / Path(args[args.index("--summary") + 1]).name))
         if "--bisect" in args:  # a git checkout of its own for each, with the revisions named
             args = set_flag(args, "--workspace", str(self._bisect_checkout()))
             args += ["--port", str(free_port()), "--dev-port", str(free_port()), "--repeat", "3"]
