@@ -29,15 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = options.build_parser().parse_args(argv)
     try:
         options.validate(args)
-        if args.install_ci:
-            from lib.builds.install import install_ci
-            said, status = install_ci(Path(args.install_ci), HERE)
-            print(("benchmark.py: error: " if status else "") + said, file=sys.stderr)
-            return status
-        if args.install_skill:
-            from lib.builds.install import install_skill
-            print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
-            return 0
+        if args.install_ci or args.install_skill:
+            return install(args)
         from lib.run.suite import find_suite, load_suite
         workspace, db_path = locate(args.workspace, args.db, HERE)
         suite = load_suite(find_suite(args.suite, args.pod, workspace)).select(args.only)
@@ -110,6 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     if outcome.crash is not None:
         raise outcome.crash
     return exit_code(outcome, gathered, args)
+
+
+def install(args) -> int:
+    """--install-ci / --install-skill into an HBF checkout, then exit."""
+    from lib.builds.install import install_ci, install_skill
+    if args.install_ci:
+        said, status = install_ci(Path(args.install_ci), HERE)
+        print(("benchmark.py: error: " if status else "") + said, file=sys.stderr)
+        return status
+    print(install_skill(Path(args.install_skill), HERE), file=sys.stderr)
+    return 0
 
 
 def rerun_command(argv: list[str] | None) -> list[str]:

@@ -8,6 +8,7 @@ Pure functions: parsing the two spellings, then checking a result row.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from dataclasses import dataclass
 
@@ -166,5 +167,4 @@ def crossed(rows: list[dict]) -> list[tuple[dict, dict]]:
 
 def stored(row: dict) -> list[dict]:
     """A result row's `limits` column back as the JSON's list of dicts."""
-    import json
     return json.loads(row["limits"]) if row.get("limits") else []
