@@ -27,6 +27,15 @@ A/A pairs compare two identities that behave alike: the candidate runs with
 same binary and flags are never called (the report says the difference is
 the machine's), which would make A/A trivially right.
 
+- the pull-request workflow's way (`workflow`): side by side, --repeat 10,
+  --fail-on req/s,p99, as .github/workflows/hbf-benchmark.yml measures
+  (docs/ci.md); a pair counts as the job's answer: wrong when an A/A pair
+  would fail the build (exit 1), caught when an A/B pair does.
+
+--busy runs a CPU hog of this script's own beside every measurement: one
+process per core, busy for --busy-duty of every 100 ms (default 0.5), as a
+shared CI runner's neighbours are; it is stopped (by its process group) at the end.
+
 --pin-modes off,on takes every row twice, without and with --pin (servers on
 one set of CPUs, the load generator on the others), the two modes' pairs
 alternating (off then on, then on then off, ...) so a machine getting busier
@@ -37,14 +46,20 @@ cost (pinning must not hide a slowdown) and the median of the samples'
 other load and stolen time (lib/cpus.py).
 
 Usage: python3 bench/verdicts.py [--pairs 10] [--requests 1000] [--concurrency 10] [--only PATTERN ...]
-                                 [--ways side,sequential5,sequential1] [--pin-modes off,on]
+                                 [--ways side,sequential5,sequential1,workflow] [--pin-modes off,on]
+                                 [--busy [--busy-duty 0.5]]
+e.g. the workflow's rows, quiet then busy:
+    python3 bench/verdicts.py --ways workflow --only /hello
+    python3 bench/verdicts.py --ways workflow --only /hello --busy
 (about 20 minutes with the defaults on a 2-core machine; twice that with two pin modes)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +74,16 @@ from lib.server import free_port  # noqa: E402
 PLAIN = ["--baseline-server-arg="]  # side by side: the baseline without --work-us
 SAME = ["--server-arg=--work-us=0"]  # A/A: another identity, the same work
 SEQUENTIAL = {"sequential5": None, "sequential1": 1, "sequential1c": 1}  # None: --repeat
+WORKFLOW = ["--repeat", "10", "--fail-on", "req/s,p99"]  # as the workflow's pull-request step
+HOG = """
+import sys, time
+duty = float(sys.argv[1])
+while True:
+    end = time.monotonic() + 0.1 * duty
+    while time.monotonic() < end:
+        pass
+    time.sleep(0.1 * (1 - duty))
+"""
 # --pin-modes: what each mode passes to benchmark.py ("default": neither flag).
 PIN_FLAGS = {"default": [], "off": ["--no-pin"], "on": ["--pin"]}
 
@@ -69,7 +94,24 @@ def bench(db: Path, *extra: str) -> dict:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode not in (0, 1):
         sys.exit(f"benchmark.py failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    report = json.loads(done.stdout)
+    report["_exit_status"] = done.returncode  # the workflow's answer: 1 fails the build
+    return report
+
+
+def start_hogs(duty: float) -> list[subprocess.Popen]:
+    """One busy process per core, each in a process group of its own."""
+    return [subprocess.Popen([sys.executable, "-c", HOG, str(duty)], start_new_session=True)
+            for _ in range(os.cpu_count() or 1)]
+
+
+def stop_hogs(hogs: list[subprocess.Popen]) -> None:
+    for hog in hogs:
+        try:
+            os.killpg(hog.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        hog.wait()
 
 
 def verdicts(report: dict) -> list[str]:
@@ -134,7 +176,7 @@ def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[st
                     bench(histories[way, mode], *load, "--repeat", str(repeat), *PIN_FLAGS[mode])
     taken: dict = {}
     for way in ways:
-        repeat = args.repeat if way == "side" else SEQUENTIAL[way] or args.repeat
+        repeat = args.repeat if way in ("side", "workflow") else SEQUENTIAL[way] or args.repeat
         confirm = [] if way == "sequential1c" else ["--confirm", "off"]
         for kind in ("A/A", "A/B"):
             change = slow if kind == "A/B" else SAME
@@ -145,6 +187,8 @@ def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[st
                     if way == "side":
                         candidate = bench(db, *load, "--repeat", str(repeat), "--side-by-side", *pin,
                                           *change, *PLAIN)
+                    elif way == "workflow":
+                        candidate = bench(db, *load, *WORKFLOW, "--side-by-side", *pin, *change, *PLAIN)
                     else:
                         shutil.copy(histories[way, mode], db)
                         base = bench(db, *load, "--repeat", str(repeat), *pin, "--confirm", "off")
@@ -155,7 +199,7 @@ def take_pairs(tmp: Path, args, load: list[str], ways: list[str], modes: list[st
     return taken
 
 
-def row_of(kind: str, reports: list[dict], pairs: int) -> dict:
+def row_of(kind: str, reports: list[dict], pairs: int, way: str = "") -> dict:
     """One table row's figures from its pairs' candidate reports."""
     # A/A counts any call on any metric as wrong; A/B counts only req/s
     # `regressed` on every endpoint as caught.
@@ -167,8 +211,13 @@ def row_of(kind: str, reports: list[dict], pairs: int) -> dict:
         found = verdicts(candidate)
         for endpoint, c in (candidate["comparison"] or {}).items():
             by_endpoint.setdefault(endpoint, []).append(c)
-        wrong += kind == "A/A" and any_call(candidate)
-        caught += bool(kind == "A/B" and found and all(v in calls for v in found))
+        if way == "workflow":  # the job's answer: did the build fail?
+            failed = candidate["_exit_status"] == 1
+            wrong += kind == "A/A" and failed
+            caught += kind == "A/B" and failed
+        else:
+            wrong += kind == "A/A" and any_call(candidate)
+            caught += bool(kind == "A/B" and found and all(v in calls for v in found))
         undecided += "insufficient data" in found
         busy, stolen = machine(candidate)
         other += busy
@@ -198,6 +247,10 @@ def main() -> None:
     parser.add_argument("--ways", default="side,sequential5,sequential1",
                         help="which rows to take (comma-separated: side, sequential5, sequential1, "
                              "sequential1c)")
+    parser.add_argument("--busy", action="store_true",
+                        help="a CPU hog of this script's own beside every measurement, one process per core")
+    parser.add_argument("--busy-duty", type=float, default=0.5,
+                        help="with --busy: the share of every 100 ms each hog process is busy (default: 0.5)")
     parser.add_argument("--pin-modes", default="default",
                         help="take every row in each of these modes, alternating (comma-separated: "
                              "off = --no-pin, on = --pin, default = neither flag; default: default)")
@@ -209,10 +262,17 @@ def main() -> None:
     load = ["--requests", str(args.requests), "--concurrency", str(args.concurrency),
             *[x for pattern in only for x in ("--only", pattern)]]
     started = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        work_us = calibrate(Path(tmp), load, args.slowdown, PIN_FLAGS[modes[0]])
-        taken = take_pairs(Path(tmp), args, load, ways, modes, [f"--server-arg=--work-us={work_us:.0f}"])
-    rows = {key: row_of(key[2], reports, args.pairs) for key, reports in taken.items()}
+    hogs = start_hogs(args.busy_duty) if args.busy else []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # Calibrated quiet (without the hog), so busy and quiet rows judge the same slowdown.
+            stop_hogs(hogs)
+            work_us = calibrate(Path(tmp), load, args.slowdown, PIN_FLAGS[modes[0]])
+            hogs = start_hogs(args.busy_duty) if args.busy else []
+            taken = take_pairs(Path(tmp), args, load, ways, modes, [f"--server-arg=--work-us={work_us:.0f}"])
+    finally:
+        stop_hogs(hogs)
+    rows = {key: row_of(key[2], reports, args.pairs, key[0]) for key, reports in taken.items()}
     print_table(args, only, ways, modes, work_us, rows)
     print(f"\n({time.time() - started:.0f} s)")
 
@@ -227,13 +287,16 @@ def print_table(args, only: list[str], ways: list[str], modes: list[str], work_u
         "sequential1": "one run after the other, --repeat 1 (history z-score, 8 runs, + 5%)",
         "sequential1c": "one run after the other, --repeat 1, confirmed side by side when req/s moved "
                         "5%+ (5 pairs, paired t-test)",
+        "workflow": "the pull-request workflow: side by side, --repeat 10, --fail-on req/s,p99 "
+                    "(wrong/caught: the build fails)",
     }
     costs = [-r["spread"][1] for (way, _, kind), r in rows.items() if way == "side" and kind == "A/B"]
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {args.pairs} pairs each, {args.requests} requests x "
           f"c={args.concurrency}, endpoints {', '.join(only)}; A/B = +{work_us:.0f} µs CPU/request "
           f"(calibrated to {args.slowdown:g}% with pin mode {modes[0]}"
-          + (f"; its median cost side by side: {statistics.median(costs):.0f}% of req/s)" if costs else ")"))
+          + (f"; its median cost side by side: {statistics.median(costs):.0f}% of req/s)" if costs else ")")
+          + (f"; --busy: {os.cpu_count()} hog processes at {args.busy_duty:g} duty" if args.busy else "; quiet"))
     print("| how | pin | pairs | wrongly called, any metric (A/A) | caught as regressed (A/B) | insufficient data "
           "| req/s change min / median / max | stdev | other load / steal % (median sample) "
           "| per endpoint: pairs called (median change) |")
