@@ -111,7 +111,7 @@ def comparison_verdict(comparison: Comparison) -> str:
     if comparison.same_binary:  # one thing to say: nothing can be called (and nothing is "unclear")
         return f"no significant change ({safe(comparison.same_binary)})"
     compared = sum(1 for e in comparison.endpoints.values() if e.compared)
-    unclear = _unclear(comparison)
+    unclear = unclear_moves(comparison)
     if summary.undecided and summary.undecided == compared and not text and not unclear:
         return "not judged (insufficient data: use --repeat 5, or build up history)"
     text = text or ("no other significant change" if unclear else "no significant change")
@@ -120,7 +120,7 @@ def comparison_verdict(comparison: Comparison) -> str:
     return "; ".join(unclear + [text])
 
 
-def _unclear(comparison: Comparison) -> list[str]:
+def unclear_moves(comparison: Comparison) -> list[str]:
     """A move beyond the threshold that no test could call is never hidden in
     "no significant change": it is unclear, and one command settles it."""
     out = []

@@ -16,7 +16,7 @@ from lib.core.text import cell, md, pct, result_key, safe, status_text, sweeps
 from lib.judge import limits as limit_rules
 from lib.judge import stats
 from lib.judge.compare import METRICS
-from lib.show.comparison_view import comparison_verdict
+from lib.show.comparison_view import comparison_verdict, unclear_moves
 
 MAX_CHARS = 60_000  # GitHub refuses a step summary over 1 MiB; a readable one is far shorter
 MAX_ROWS = 150  # endpoint rows shown; the rest are counted
@@ -46,7 +46,9 @@ def verdict(report) -> str:
         why = ([] if said else [how]) + ([stats.format_p(metric.p_adjusted)] if metric.p_adjusted is not None else [])
         said.append(f"{label} {call.verdict} {pct(call.change_pct)}" + (f" ({', '.join(why)})" if why else ""))
     parts += [f"{key} " + ", ".join(said) for key, said in per_endpoint.items()]
-    moved = set(per_endpoint)
+    parts += unclear_moves(comparison)  # worded as the report words them: one wording
+    moved = set(per_endpoint) | {k for k, e in comparison.endpoints.items()
+                                 if any(u.startswith(f"{safe(k)} unclear") for u in unclear_moves(comparison))}
     unchanged = sum(1 for key, e in comparison.endpoints.items()
                     if e.compared and key not in moved and e.rps.verdict != stats.INSUFFICIENT)
     plural = "s" if unchanged != 1 else ""
