@@ -33,10 +33,15 @@ def ask(url: str, endpoint, timeout: float = 5.0) -> str:
 
 
 
-def came_with_load(answer: str | None) -> bool:
-    """Asked alone, it answered 2xx: the failures needed load (racing writes)."""
+def answered_2xx(answer: str | None) -> bool:
+    """A stored answer (`ask`'s) whose status is 2xx."""
     line = status_line(answer)
     return bool(line) and line[:1] == "2"
+
+
+def came_with_load(answer: str | None) -> bool:
+    """Asked alone, it answered 2xx: the failures needed load (racing writes)."""
+    return answered_2xx(answer)
 
 
 def explain(answer: str | None) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import operator
 import re
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ FAILED = "failed"
 LIMIT_METRICS = tuple(m.name for m in METRICS) + (FAILED,)
 # Which way a bare suite bound points: req/s is a floor, the rest ceilings.
 LOWER_BOUNDED = {"requests_per_sec"}
-OPERATORS = ("<=", ">=", "<", ">")
+OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 # Only measured on a server this tool started (it reads the process's /proc).
 NEEDS_OWN_SERVER = {"server_cpu_us_per_req"}
 _FLAG = re.compile(r"^(?P<glob>.+):(?P<metric>[A-Za-z0-9_/]+)\s*(?P<op><=|>=|<|>)\s*(?P<bound>\S+)$")
@@ -48,8 +49,7 @@ class Limit:
         """A figure that was not measured (a crash leaves no p99) cannot keep a bound."""
         if value is None:
             return False
-        return {"<=": value <= self.bound, ">=": value >= self.bound,
-                "<": value < self.bound, ">": value > self.bound}[self.op]
+        return OPERATORS[self.op](value, self.bound)
 
 
 @dataclass(frozen=True)

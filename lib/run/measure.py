@@ -89,10 +89,9 @@ class EndpointMeasurement:
             for i in range(1, request.count + 1):
                 numbered = request.numbered(i)
                 answer = probe.ask(self.slot.url + numbered.path, numbered, timeout=self.plan.request_timeout)
-                status = status_line(answer)
-                if status is None or status[:1] != "2":
+                if not probe.answered_2xx(answer):
                     self.status, self.stopped = "failed", True
-                    self.error = (f"setup failed: {status or answer} for {numbered.method} {numbered.path} "
+                    self.error = (f"setup failed: {status_line(answer) or answer} for {numbered.method} {numbered.path} "
                                   f"(setup request {i} of {request.count})")
                     self.row["probe"] = answer
                     return

@@ -120,17 +120,20 @@ def comparison_verdict(comparison: Comparison) -> str:
     return "; ".join(unclear + [text])
 
 
+def unclear_entries(comparison: Comparison) -> list[EndpointVerdict]:
+    """The endpoints whose req/s moved beyond the threshold but no test could call."""
+    return [entry for entry in comparison.endpoints.values()
+            if entry.compared and not entry.rps.called and entry.rps.change_pct is not None
+            and abs(entry.rps.change_pct) >= comparison.threshold_pct]
+
+
 def unclear_moves(comparison: Comparison) -> list[str]:
     """A move beyond the threshold that no test could call is never hidden in
     "no significant change": it is unclear, and one command settles it."""
     out = []
-    for entry in comparison.endpoints.values():
-        rps = entry.rps
-        if not entry.compared or rps.called or rps.change_pct is None \
-                or abs(rps.change_pct) < comparison.threshold_pct:
-            continue
+    for entry in unclear_entries(comparison):
         again = " --repeat 10" if entry.first_look or comparison.paired else ""
-        out.append(f"{safe(entry.key)} unclear: req/s moved {pct(rps.change_pct)} but no test could call it "
+        out.append(f"{safe(entry.key)} unclear: req/s moved {pct(entry.rps.change_pct)} but no test could call it "
                    f"(settle it: benchmark.py --against {comparison.baseline['run_id']} "
                    f"--only '{safe(entry.endpoint)}'{again})")
     return out

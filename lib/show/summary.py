@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 
-from lib.core.text import cell, md, pct, result_key, safe, status_text, sweeps
+from lib.core.text import cell, md, num, pct, result_key, safe, status_text, sweeps
 from lib.judge import limits as limit_rules
 from lib.judge import stats
-from lib.judge.compare import METRICS
-from lib.show.comparison_view import comparison_verdict, unclear_moves
+from lib.judge.compare import METRIC_BY_NAME, METRICS
+from lib.show.comparison_view import comparison_verdict, unclear_entries, unclear_moves
 
 MAX_CHARS = 60_000  # GitHub refuses a step summary over 1 MiB; a readable one is far shorter
 MAX_ROWS = 150  # endpoint rows shown; the rest are counted
@@ -41,14 +41,13 @@ def verdict(report) -> str:
     per_endpoint: dict[str, list[str]] = {}
     for call in comparison.summary.calls:
         metric = comparison.endpoints[call.endpoint].metrics[call.metric]
-        label = next(m.label for m in METRICS if m.name == call.metric)
+        label = METRIC_BY_NAME[call.metric].label
         said = per_endpoint.setdefault(call.endpoint, [])
         why = ([] if said else [how]) + ([stats.format_p(metric.p_adjusted)] if metric.p_adjusted is not None else [])
         said.append(f"{label} {call.verdict} {pct(call.change_pct)}" + (f" ({', '.join(why)})" if why else ""))
     parts += [f"{key} " + ", ".join(said) for key, said in per_endpoint.items()]
     parts += unclear_moves(comparison)  # worded as the report words them: one wording
-    moved = set(per_endpoint) | {k for k, e in comparison.endpoints.items()
-                                 if any(u.startswith(f"{safe(k)} unclear") for u in unclear_moves(comparison))}
+    moved = set(per_endpoint) | {entry.key for entry in unclear_entries(comparison)}
     unchanged = sum(1 for key, e in comparison.endpoints.items()
                     if e.compared and key not in moved and e.rps.verdict != stats.INSUFFICIENT)
     plural = "s" if unchanged != 1 else ""
@@ -104,16 +103,12 @@ def _table(report, several: bool) -> list[str]:
         key = result_key(row, several)
         entry = comparison.endpoints.get(key)
         cells = [_metric_cell(entry.metrics[m.name]) if entry is not None and entry.compared
-                 else _figure(row.get(m.name), m.digits) for m in METRICS]
+                 else num(row.get(m.name), m.digits) for m in METRICS]
         out.append(f"| {cell(key)} | {cell(row.get('status') or 'ok')} | " + " | ".join(cells) + " |")
     if len(report.results) > len(shown):
         out.append(f"| {len(report.results) - len(shown)} more | | " + " | " * (len(METRICS) - 1) + " |")
     return out + ["", "Each metric: change, p (adjusted for the number of figures judged), and the "
                       "call when there is one; a figure alone when nothing was compared.", ""]
-
-
-def _figure(value, digits: int) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
 
 
 def _metric_cell(verdict) -> str:
